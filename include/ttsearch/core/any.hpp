@@ -1,0 +1,80 @@
+#pragma once
+/// AnyGenerator / AnyVerifier: type erasure (concept/model idiom) to pick a backend at run time.
+/// One virtual call per batch; construct from a value (owned, moved in) or from
+/// std::ref(backend) (borrowed: the backend must outlive the wrapper).
+#include <functional>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+#include "ttsearch/core/concepts.hpp"
+
+namespace ttsearch {
+
+namespace detail {
+template <class T>
+struct Unwrap {
+  using type = T;
+  static T& get(T& t) { return t; }
+};
+template <class T>
+struct Unwrap<std::reference_wrapper<T>> {
+  using type = T;
+  static T& get(std::reference_wrapper<T>& t) { return t.get(); }
+};
+}  // namespace detail
+
+class AnyGenerator {
+ public:
+  template <class G>
+    requires(!std::same_as<std::decay_t<G>, AnyGenerator> &&
+             Generator<typename detail::Unwrap<std::decay_t<G>>::type>)
+  AnyGenerator(G&& g)  // NOLINT(google-explicit-constructor): implicit on purpose, like std::function
+      : self_(std::make_unique<Model<std::decay_t<G>>>(std::forward<G>(g))) {}
+
+  Generation generate(std::span<const GenerateRequest> requests) { return self_->generate(requests); }
+
+ private:
+  struct Concept {
+    virtual ~Concept() = default;
+    virtual Generation generate(std::span<const GenerateRequest>) = 0;
+  };
+  template <class T>
+  struct Model final : Concept {
+    explicit Model(T t) : value(std::move(t)) {}
+    Generation generate(std::span<const GenerateRequest> r) override {
+      return detail::Unwrap<T>::get(value).generate(r);
+    }
+    T value;
+  };
+  std::unique_ptr<Concept> self_;
+};
+
+class AnyVerifier {
+ public:
+  template <class V>
+    requires(!std::same_as<std::decay_t<V>, AnyVerifier> &&
+             Verifier<typename detail::Unwrap<std::decay_t<V>>::type>)
+  AnyVerifier(V&& v)  // NOLINT(google-explicit-constructor)
+      : self_(std::make_unique<Model<std::decay_t<V>>>(std::forward<V>(v))) {}
+
+  Scoring score(std::span<const ScoreRequest> requests) { return self_->score(requests); }
+
+ private:
+  struct Concept {
+    virtual ~Concept() = default;
+    virtual Scoring score(std::span<const ScoreRequest>) = 0;
+  };
+  template <class T>
+  struct Model final : Concept {
+    explicit Model(T t) : value(std::move(t)) {}
+    Scoring score(std::span<const ScoreRequest> r) override { return detail::Unwrap<T>::get(value).score(r); }
+    T value;
+  };
+  std::unique_ptr<Concept> self_;
+};
+
+static_assert(Generator<AnyGenerator>);
+static_assert(Verifier<AnyVerifier>);
+
+}  // namespace ttsearch

@@ -1,0 +1,126 @@
+#pragma once
+/// Plain value types shared by every layer: Problem, Step, FinishReason, SamplingParams.
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ttsearch/core/error.hpp"
+
+namespace ttsearch {
+
+using Json = nlohmann::json;
+
+/// One problem to solve. `reference` is the ground-truth answer when known (for evaluation);
+/// strategies never read it. `meta` carries domain data for backends (e.g. the simulated domain).
+struct Problem {
+  std::string id;
+  std::string question;
+  std::optional<std::string> reference;
+  Json meta = Json::object();
+};
+
+/// Why a generated step ended.
+enum class FinishReason : std::uint8_t {
+  kStop,    ///< a stop string matched (the step is a partial solution)
+  kEos,     ///< the model emitted end-of-sequence (the solution is complete)
+  kLength,  ///< max tokens per step reached (truncated)
+};
+
+constexpr std::string_view to_string(FinishReason r) noexcept {
+  switch (r) {
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kEos: return "eos";
+    case FinishReason::kLength: return "length";
+  }
+  return "?";
+}
+
+inline FinishReason parse_finish_reason(std::string_view s) {
+  if (s == "stop") return FinishReason::kStop;
+  if (s == "eos") return FinishReason::kEos;
+  if (s == "length") return FinishReason::kLength;
+  throw ParseError(fmt::format("unknown finish reason '{}' (expected stop, eos or length)", s));
+}
+
+/// One generated step: a piece of solution text with its tokens.
+/// `num_tokens` is authoritative for accounting; when `token_ids` is non-empty it must equal its
+/// size (a backend without a tokenizer, e.g. a remote server, may give the count only).
+struct Step {
+  std::string text;
+  std::vector<std::int32_t> token_ids;
+  std::int64_t num_tokens = 0;
+  double logprob = 0.0;  ///< summed log-probability of the step's tokens under the policy
+  FinishReason finish = FinishReason::kStop;
+
+  /// True when the step ends the solution (EOS or truncation): nothing follows it.
+  [[nodiscard]] bool is_final() const noexcept { return finish != FinishReason::kStop; }
+};
+
+/// Sampling parameters of one generation request. Defaults follow search-and-learn
+/// (T = 0.8, top_p = 1, max_tokens = 2048, stop "\n\n" for step-level search).
+struct SamplingParams {
+  double temperature = 0.8;  ///< 0 = greedy
+  double top_p = 1.0;        ///< nucleus mass in (0, 1]
+  std::int32_t top_k = 0;    ///< 0 = off
+  double min_p = 0.0;        ///< in [0, 1); 0 = off
+  std::int64_t max_tokens = 2048;        ///< per continuation
+  std::vector<std::string> stop = {};    ///< stop strings; empty = run to EOS (a whole solution)
+  bool include_stop_in_output = true;    ///< keep the matched stop string in the step text
+
+  /// Throws InvalidArgument naming the first bad field.
+  void validate() const {
+    TTSEARCH_REQUIRE(std::isfinite(temperature) && temperature >= 0.0,
+                     "sampling.temperature must be finite and >= 0 (got {})", temperature);
+    TTSEARCH_REQUIRE(top_p > 0.0 && top_p <= 1.0, "sampling.top_p must be in (0, 1] (got {})", top_p);
+    TTSEARCH_REQUIRE(top_k >= 0, "sampling.top_k must be >= 0 (got {})", top_k);
+    TTSEARCH_REQUIRE(min_p >= 0.0 && min_p < 1.0, "sampling.min_p must be in [0, 1) (got {})", min_p);
+    TTSEARCH_REQUIRE(max_tokens > 0, "sampling.max_tokens must be > 0 (got {})", max_tokens);
+    for (const auto& s : stop) {
+      TTSEARCH_REQUIRE(!s.empty(), "sampling.stop must not contain an empty string");
+    }
+  }
+
+  /// Step-level sampling: stop after "\n\n" (kept in the output).
+  static SamplingParams step(double temperature = 0.8, std::int64_t max_tokens = 2048) {
+    SamplingParams p;
+    p.temperature = temperature;
+    p.max_tokens = max_tokens;
+    p.stop = {"\n\n"};
+    return p;
+  }
+};
+
+inline void to_json(Json& j, const SamplingParams& p) {
+  j = Json{{"temperature", p.temperature}, {"top_p", p.top_p},       {"top_k", p.top_k},
+           {"min_p", p.min_p},             {"max_tokens", p.max_tokens}, {"stop", p.stop},
+           {"include_stop_in_output", p.include_stop_in_output}};
+}
+inline void from_json(const Json& j, SamplingParams& p) {
+  SamplingParams d;
+  p.temperature = j.value("temperature", d.temperature);
+  p.top_p = j.value("top_p", d.top_p);
+  p.top_k = j.value("top_k", d.top_k);
+  p.min_p = j.value("min_p", d.min_p);
+  p.max_tokens = j.value("max_tokens", d.max_tokens);
+  p.stop = j.value("stop", d.stop);
+  p.include_stop_in_output = j.value("include_stop_in_output", d.include_stop_in_output);
+}
+
+inline void to_json(Json& j, const Problem& p) {
+  j = Json{{"id", p.id}, {"question", p.question}};
+  if (p.reference) j["reference"] = *p.reference;
+  if (!p.meta.empty()) j["meta"] = p.meta;
+}
+inline void from_json(const Json& j, Problem& p) {
+  p.id = j.value("id", std::string{});
+  p.question = j.value("question", std::string{});
+  if (j.contains("reference") && j["reference"].is_string()) p.reference = j["reference"].get<std::string>();
+  p.meta = j.value("meta", Json::object());
+}
+
+}  // namespace ttsearch

@@ -1,0 +1,366 @@
+#pragma once
+/// The driver: runs many resumable searches in lockstep rounds.
+///
+/// Each round: (1) every search waiting on "generate" is budget-checked; the requests of those
+/// allowed are merged into ONE Generator call; each search gets its own children and is resumed;
+/// (2) the same for "score" with ONE Verifier call. Searches run until every one has returned.
+/// Request seeds depend only on the search's seed, its own call count and the request's index,
+/// so a search's result does not depend on what else shared the batch.
+///
+/// Errors: a backend that throws or breaks its contract (wrong counts, NaN scores, too many
+/// tokens) ends the run with BackendError; a strategy that throws ends it with its exception.
+/// Either way every observer first gets on_error for the searches involved, so an audit trace
+/// is complete up to the failure.
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ttsearch/budget/budget.hpp"
+#include "ttsearch/core/concepts.hpp"
+#include "ttsearch/strategies/search.hpp"
+#include "ttsearch/trace/observer.hpp"
+
+namespace ttsearch {
+
+/// One search to run: a problem, a strategy (as a coroutine factory), its options (for the
+/// trace), a budget and a seed.
+struct SearchSpec {
+  const Problem* problem = nullptr;
+  std::string strategy;
+  Json options = Json::object();
+  Budget budget;
+  std::uint64_t seed = 0;
+  std::function<SearchTask(SearchContext&)> start;
+};
+
+namespace detail {
+
+using Clock = std::chrono::steady_clock;
+
+inline double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct RunningSearch {
+  const SearchSpec* spec;
+  std::unique_ptr<SearchContext> ctx;
+  SearchTask task;
+  ComputeLedger ledger;
+  Clock::time_point started;
+  bool finished = false;
+};
+
+template <class O>
+void emit_marks(O& obs, std::size_t s, RunningSearch& rs) {
+  for (auto& m : rs.ctx->take_marks()) obs.on_node_marked(s, rs.ctx->tree(), m.id, m.flag, m.reason);
+}
+
+template <class O>
+[[noreturn]] void fail_searches(O& obs, const std::vector<std::size_t>& searches, const std::string& msg) {
+  for (std::size_t s : searches) obs.on_error(s, msg);
+  throw BackendError(msg);
+}
+
+}  // namespace detail
+
+/// Runs `specs` to completion; results[i] belongs to specs[i].
+template <Generator G, Verifier V, SearchObserver O>
+std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& generator, V& verifier, O& observer) {
+  using detail::Clock;
+  std::vector<detail::RunningSearch> runs;
+  runs.reserve(specs.size());
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const SearchSpec& spec = specs[i];
+    TTSEARCH_REQUIRE(spec.problem != nullptr, "search {}: no problem given", i);
+    TTSEARCH_REQUIRE(static_cast<bool>(spec.start), "search {}: no strategy given", i);
+    spec.budget.validate();
+  }
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const SearchSpec& spec = specs[i];
+    auto& rs = runs.emplace_back();
+    rs.spec = &spec;
+    rs.ctx = std::make_unique<SearchContext>(*spec.problem, spec.seed);
+    rs.started = Clock::now();
+    observer.on_search_begin(SearchInfo{i, spec.strategy, spec.options, spec.seed, spec.problem, spec.budget});
+    rs.task = spec.start(*rs.ctx);
+  }
+
+  std::vector<SearchResult> results(specs.size());
+  // Resumes search s and, if it finished, collects its result.
+  auto resume = [&](std::size_t s) {
+    auto& rs = runs[s];
+    rs.task.resume();
+    detail::emit_marks(observer, s, rs);
+    if (rs.task.done()) {
+      rs.finished = true;
+      if (auto err = rs.task.error()) {
+        std::string what = "strategy failed";
+        try {
+          std::rethrow_exception(err);
+        } catch (const std::exception& e) {
+          what = fmt::format("strategy '{}' failed: {}", rs.spec->strategy, e.what());
+        } catch (...) {
+        }
+        observer.on_error(s, what);
+        std::rethrow_exception(err);
+      }
+      SearchResult r = rs.task.take_result();
+      r.strategy = rs.spec->strategy;
+      r.seed = rs.spec->seed;
+      r.stop_reason = rs.ctx->stopped().value_or(StopReason::kCompleted);
+      rs.ledger.total_seconds = detail::seconds_since(rs.started);
+      r.ledger = rs.ledger;
+      r.tree = rs.ctx->take_tree();
+      for (NodeId id = r.chosen; id > 0 && r.tree.contains(id); id = r.tree.node(id).parent) {
+        r.tree.node(id).flags |= kFlagChosen;
+      }
+      observer.on_search_end(s, r);
+      results[s] = std::move(r);
+    }
+  };
+  auto stop = [&](std::size_t s, StopReason why) {
+    runs[s].ctx->set_stopped(why);
+    observer.on_budget_stop(s, why);
+  };
+
+  for (std::size_t s = 0; s < runs.size(); ++s) resume(s);
+
+  std::vector<GenerateRequest> gen_requests;
+  std::vector<ScoreRequest> score_requests;
+  while (true) {
+    bool any_pending = false;
+    // ---------------------------------------------------------------- generate phase
+    {
+      gen_requests.clear();
+      struct Slice { std::size_t search; std::size_t first; std::size_t count; };
+      std::vector<Slice> slices;
+      std::vector<std::size_t> waiting;
+      std::int64_t samples = 0, min_cap = 0;
+      for (std::size_t s = 0; s < runs.size(); ++s) {
+        auto& rs = runs[s];
+        if (rs.finished || rs.ctx->pending() != SearchContext::Pending::kGenerate) continue;
+        any_pending = true;
+        waiting.push_back(s);
+        const auto& ops = rs.ctx->generate_ops();
+        std::int64_t total = 0, largest = 0;
+        for (const auto& op : ops) {
+          total += op.num_samples;
+          largest = std::max(largest, op.params.max_tokens);
+        }
+        const auto grant = check_generate(rs.spec->budget, rs.ledger, detail::seconds_since(rs.started), total, largest);
+        if (grant.stop) {
+          stop(s, *grant.stop);
+          continue;
+        }
+        const std::uint64_t call_index = rs.ctx->next_generate_index();
+        slices.push_back({s, gen_requests.size(), ops.size()});
+        for (std::size_t k = 0; k < ops.size(); ++k) {
+          GenerateRequest req;
+          req.problem = rs.spec->problem;
+          req.prefix = rs.ctx->tree().path(ops[k].parent);
+          req.num_samples = ops[k].num_samples;
+          req.params = ops[k].params;
+          req.params.max_tokens = std::min(req.params.max_tokens, grant.max_tokens_cap);
+          req.seed = hash_combine(hash_combine(rs.spec->seed, call_index), k);
+          min_cap = min_cap == 0 ? req.params.max_tokens : std::min(min_cap, req.params.max_tokens);
+          samples += req.num_samples;
+          gen_requests.push_back(std::move(req));
+        }
+      }
+      if (!gen_requests.empty()) {
+        std::vector<std::size_t> involved;
+        for (const auto& sl : slices) involved.push_back(sl.search);
+        const auto t0 = Clock::now();
+        Generation out;
+        try {
+          out = generator.generate(std::span<const GenerateRequest>(gen_requests));
+        } catch (const std::exception& e) {
+          detail::fail_searches(observer, involved, fmt::format("generator threw: {}", e.what()));
+        } catch (...) {
+          detail::fail_searches(observer, involved, "generator threw a non-standard exception");
+        }
+        const double secs = detail::seconds_since(t0);
+        if (out.outputs.size() != gen_requests.size()) {
+          detail::fail_searches(observer, involved,
+                                fmt::format("generator returned {} outputs for {} requests", out.outputs.size(), gen_requests.size()));
+        }
+        if (!out.usage.empty() && out.usage.size() != gen_requests.size()) {
+          detail::fail_searches(observer, involved,
+                                fmt::format("generator returned {} usage entries for {} requests", out.usage.size(), gen_requests.size()));
+        }
+        std::int64_t call_tokens = 0;
+        for (const auto& sl : slices) {
+          auto& rs = runs[sl.search];
+          Expansion exp;
+          exp.children.resize(sl.count);
+          std::vector<NodeId> added;
+          for (std::size_t k = 0; k < sl.count; ++k) {
+            const std::size_t r = sl.first + k;
+            const auto& req = gen_requests[r];
+            auto& steps = out.outputs[r];
+            if (steps.size() != static_cast<std::size_t>(req.num_samples)) {
+              detail::fail_searches(observer, involved,
+                                    fmt::format("generator returned {} continuations for request {} (asked {})",
+                                                steps.size(), r, req.num_samples));
+            }
+            for (auto& step : steps) {
+              if (step.num_tokens == 0 && !step.token_ids.empty()) step.num_tokens = static_cast<std::int64_t>(step.token_ids.size());
+              if (step.num_tokens < 0 || (!step.token_ids.empty() && step.num_tokens != static_cast<std::int64_t>(step.token_ids.size()))) {
+                detail::fail_searches(observer, involved,
+                                      fmt::format("generator returned a step with num_tokens {} but {} token ids",
+                                                  step.num_tokens, step.token_ids.size()));
+              }
+              if (step.num_tokens > req.params.max_tokens) {
+                detail::fail_searches(observer, involved,
+                                      fmt::format("generator returned {} tokens for a request capped at {}",
+                                                  step.num_tokens, req.params.max_tokens));
+              }
+              if (std::isnan(step.logprob)) {
+                detail::fail_searches(observer, involved, "generator returned a NaN log-probability");
+              }
+              rs.ledger.generated_tokens += step.num_tokens;
+              call_tokens += step.num_tokens;
+              rs.ledger.generated_steps += 1;
+              const NodeId id = rs.ctx->tree().add_child(req.prefix.leaf(), std::move(step));
+              exp.children[k].push_back(id);
+              added.push_back(id);
+            }
+            if (!out.usage.empty()) {
+              rs.ledger.prompt_tokens += out.usage[r].prompt_tokens;
+              rs.ledger.cached_prompt_tokens += out.usage[r].cached_prompt_tokens;
+            }
+          }
+          rs.ledger.generator_calls += 1;
+          rs.ledger.generate_seconds += secs;
+          observer.on_nodes_added(sl.search, rs.ctx->tree(), added);
+          rs.ctx->set_expansion(std::move(exp));
+        }
+        observer.on_call(CallRecord{CallRecord::Kind::kGenerate, involved, static_cast<std::int64_t>(gen_requests.size()),
+                                    samples, call_tokens, min_cap, secs});
+      }
+      gen_requests.clear();
+      for (std::size_t s : waiting) resume(s);
+    }
+    // ---------------------------------------------------------------- score phase
+    {
+      score_requests.clear();
+      struct Slice { std::size_t search; std::size_t first; std::size_t count; };
+      std::vector<Slice> slices;
+      std::vector<std::size_t> waiting;
+      for (std::size_t s = 0; s < runs.size(); ++s) {
+        auto& rs = runs[s];
+        if (rs.finished || rs.ctx->pending() != SearchContext::Pending::kScore) continue;
+        any_pending = true;
+        waiting.push_back(s);
+        const auto& leaves = rs.ctx->score_ops();
+        std::int64_t estimate = 0;
+        for (NodeId id : leaves) estimate += rs.ctx->tree().path(id).num_tokens();
+        if (auto why = check_verify(rs.spec->budget, rs.ledger, detail::seconds_since(rs.started), estimate)) {
+          stop(s, *why);
+          continue;
+        }
+        slices.push_back({s, score_requests.size(), leaves.size()});
+        for (NodeId id : leaves) score_requests.push_back(ScoreRequest{rs.spec->problem, rs.ctx->tree().path(id)});
+      }
+      if (!score_requests.empty()) {
+        std::vector<std::size_t> involved;
+        for (const auto& sl : slices) involved.push_back(sl.search);
+        const auto t0 = Clock::now();
+        Scoring out;
+        try {
+          out = verifier.score(std::span<const ScoreRequest>(score_requests));
+        } catch (const std::exception& e) {
+          detail::fail_searches(observer, involved, fmt::format("verifier threw: {}", e.what()));
+        } catch (...) {
+          detail::fail_searches(observer, involved, "verifier threw a non-standard exception");
+        }
+        const double secs = detail::seconds_since(t0);
+        if (out.scores.size() != score_requests.size()) {
+          detail::fail_searches(observer, involved,
+                                fmt::format("verifier returned {} score lists for {} paths", out.scores.size(), score_requests.size()));
+        }
+        if (!out.tokens.empty() && out.tokens.size() != score_requests.size()) {
+          detail::fail_searches(observer, involved,
+                                fmt::format("verifier returned {} token counts for {} paths", out.tokens.size(), score_requests.size()));
+        }
+        std::int64_t call_tokens = 0;
+        for (const auto& sl : slices) {
+          auto& rs = runs[sl.search];
+          std::vector<NodeId> scored;
+          for (std::size_t k = 0; k < sl.count; ++k) {
+            const std::size_t r = sl.first + k;
+            auto& sc = out.scores[r];
+            const NodeId id = score_requests[r].path.leaf();
+            if (sc.empty()) {
+              detail::fail_searches(observer, involved, fmt::format("verifier returned no score for path {} (node {})", r, id));
+            }
+            for (std::size_t j = 0; j < sc.size(); ++j) {
+              if (!std::isfinite(sc[j])) {
+                detail::fail_searches(observer, involved,
+                                      fmt::format("verifier returned a non-finite score ({}) for path {} step {}", sc[j], r, j));
+              }
+            }
+            const std::int64_t tokens = out.tokens.empty() ? score_requests[r].path.num_tokens() : out.tokens[r];
+            rs.ledger.verifier_tokens += tokens;
+            call_tokens += tokens;
+            rs.ledger.scored_paths += 1;
+            Node& n = rs.ctx->tree().node(id);
+            n.scores = std::move(sc);
+            n.flags |= kFlagScored;
+            scored.push_back(id);
+          }
+          rs.ledger.verifier_calls += 1;
+          rs.ledger.verify_seconds += secs;
+          observer.on_nodes_scored(sl.search, rs.ctx->tree(), scored);
+        }
+        observer.on_call(CallRecord{CallRecord::Kind::kVerify, involved, static_cast<std::int64_t>(score_requests.size()),
+                                    static_cast<std::int64_t>(score_requests.size()), call_tokens, 0, secs});
+      }
+      score_requests.clear();
+      for (std::size_t s : waiting) resume(s);
+    }
+    if (!any_pending) {
+      bool all_done = true;
+      for (const auto& rs : runs) all_done = all_done && rs.finished;
+      if (all_done) break;
+      // A search suspended without a pending request would hang: that is a strategy bug.
+      throw InternalError("a search is suspended without a pending generate or score request");
+    }
+  }
+  return results;
+}
+
+/// run_searches without an observer.
+template <Generator G, Verifier V>
+std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& generator, V& verifier) {
+  NullObserver none;
+  return run_searches(specs, generator, verifier, none);
+}
+
+/// The seed of problem `index` in a batch run with `seed` (solve_batch uses it; pass it to a
+/// one-problem run to reproduce that problem's result exactly).
+constexpr std::uint64_t batch_seed(std::uint64_t seed, std::size_t index) noexcept { return hash_combine(seed, index); }
+
+/// Solves many problems with one strategy in lockstep rounds: every round makes ONE generator
+/// call and ONE verifier call for all problems. results[i] equals solving problems[i] alone with
+/// seed batch_seed(seed, i). `Options` is any strategy's options struct (found by make_search).
+template <class Options, Generator G, Verifier V, SearchObserver O>
+std::vector<SearchResult> solve_batch(std::span<const Problem> problems, G& generator, V& verifier, const Options& opt,
+                                      const Budget& budget, O& observer, std::uint64_t seed = 0) {
+  std::vector<SearchSpec> specs;
+  specs.reserve(problems.size());
+  for (std::size_t i = 0; i < problems.size(); ++i) specs.push_back(make_search(problems[i], opt, budget, batch_seed(seed, i)));
+  return run_searches(std::span<const SearchSpec>(specs), generator, verifier, observer);
+}
+
+template <class Options, Generator G, Verifier V>
+std::vector<SearchResult> solve_batch(std::span<const Problem> problems, G& generator, V& verifier, const Options& opt,
+                                      const Budget& budget = {}, std::uint64_t seed = 0) {
+  NullObserver none;
+  return solve_batch(problems, generator, verifier, opt, budget, none, seed);
+}
+
+}  // namespace ttsearch

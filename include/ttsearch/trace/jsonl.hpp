@@ -1,0 +1,212 @@
+#pragma once
+/// The JSONL audit trace: one JSON object per line.
+///
+/// Lines ("event" field), each with "search" (the search's index in its driver run):
+///   audit   first line: {"event":"audit","format":"ttsearch-audit","version":1}
+///   begin   strategy, options, seed, problem, budget
+///   node    id, parent, depth, text, tokens, logprob, finish   (every generated step)
+///   score   id, scores                                          (the verifier's scores of the path)
+///   mark    id, flag (pruned/kept/terminal/chosen), reason
+///   call    kind (generate/verify), searches, requests, samples, tokens, max_tokens_cap, seconds
+///   stop    reason (a budget limit was reached)
+///   end     answer, answers, chosen, candidates [{leaf, answer, score, tokens}], stop_reason, ledger
+///   error   message (a backend or the strategy threw; the lines before it are complete)
+/// The writer flushes after every call, end and error line, so a search that dies leaves a
+/// complete, parseable file up to the failure. `read_audit` rebuilds each search's tree.
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "ttsearch/trace/observer.hpp"
+
+namespace ttsearch {
+
+inline constexpr int kAuditVersion = 1;
+
+class JsonlAuditWriter final : public Observer {
+ public:
+  /// Writes to `path` (truncated). Throws InvalidArgument when it cannot be opened.
+  explicit JsonlAuditWriter(const std::string& path) : file_(std::make_unique<std::ofstream>(path)), out_(file_.get()) {
+    if (!*file_) throw InvalidArgument(fmt::format("cannot open audit trace '{}' for writing", path));
+    header();
+  }
+  /// Writes to a stream the caller keeps alive.
+  explicit JsonlAuditWriter(std::ostream& out) : out_(&out) { header(); }
+  ~JsonlAuditWriter() override {
+    if (out_) out_->flush();
+  }
+  JsonlAuditWriter(const JsonlAuditWriter&) = delete;
+  JsonlAuditWriter& operator=(const JsonlAuditWriter&) = delete;
+
+  /// Also write each step's token ids (larger files).
+  void set_write_token_ids(bool on) noexcept { token_ids_ = on; }
+
+  void on_search_begin(const SearchInfo& i) override {
+    Json j{{"event", "begin"}, {"search", i.search}, {"strategy", i.strategy}, {"options", i.options},
+           {"seed", i.seed}, {"budget", i.budget}};
+    if (i.problem) j["problem"] = *i.problem;
+    write(j);
+  }
+  void on_nodes_added(std::size_t s, const SearchTree& t, std::span<const NodeId> ids) override {
+    for (NodeId id : ids) {
+      const Node& n = t.node(id);
+      Json j{{"event", "node"},       {"search", s},           {"id", n.id},
+             {"parent", n.parent},    {"depth", n.depth},      {"text", n.step.text},
+             {"tokens", n.step.num_tokens}, {"logprob", n.step.logprob}, {"finish", to_string(n.step.finish)}};
+      if (token_ids_) j["token_ids"] = n.step.token_ids;
+      write(j);
+    }
+  }
+  void on_nodes_scored(std::size_t s, const SearchTree& t, std::span<const NodeId> ids) override {
+    for (NodeId id : ids) write(Json{{"event", "score"}, {"search", s}, {"id", id}, {"scores", t.node(id).scores}});
+  }
+  void on_node_marked(std::size_t s, const SearchTree&, NodeId id, NodeFlag f, std::string_view reason) override {
+    write(Json{{"event", "mark"}, {"search", s}, {"id", id}, {"flag", flag_name(f)}, {"reason", reason}});
+  }
+  void on_call(const CallRecord& c) override {
+    write(Json{{"event", "call"},         {"kind", to_string(c.kind)}, {"searches", c.searches},
+               {"requests", c.requests},  {"samples", c.samples},      {"tokens", c.tokens},
+               {"max_tokens_cap", c.max_tokens_cap}, {"seconds", c.seconds}});
+    out_->flush();
+  }
+  void on_budget_stop(std::size_t s, StopReason r) override {
+    write(Json{{"event", "stop"}, {"search", s}, {"reason", to_string(r)}});
+  }
+  void on_search_end(std::size_t s, const SearchResult& r) override {
+    Json cands = Json::array();
+    for (const Candidate& c : r.candidates) {
+      cands.push_back(Json{{"leaf", c.leaf}, {"answer", c.answer}, {"score", c.score}, {"tokens", c.tokens}});
+    }
+    write(Json{{"event", "end"},       {"search", s},          {"strategy", r.strategy},
+               {"answer", r.answer},   {"answers", r.answers}, {"chosen", r.chosen},
+               {"candidates", cands},  {"stop_reason", to_string(r.stop_reason)}, {"ledger", r.ledger}});
+    out_->flush();
+  }
+  void on_error(std::size_t s, std::string_view msg) override {
+    write(Json{{"event", "error"}, {"search", s}, {"message", msg}});
+    out_->flush();
+  }
+
+ private:
+  void header() { write(Json{{"event", "audit"}, {"format", "ttsearch-audit"}, {"version", kAuditVersion}}); }
+  void write(const Json& j) {
+    // Invalid UTF-8 in model output must not abort the trace: replace it.
+    *out_ << j.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
+  }
+  std::unique_ptr<std::ofstream> file_;
+  std::ostream* out_ = nullptr;
+  bool token_ids_ = false;
+};
+
+/// One search as read back from an audit file.
+struct AuditSearch {
+  std::size_t search = 0;
+  Json begin;                 ///< the begin line (strategy, options, seed, problem, budget)
+  SearchTree tree;
+  std::optional<Json> end;    ///< the end line; absent when the search died
+  std::vector<std::string> errors;
+  std::vector<std::string> stops;
+  std::vector<Json> marks;
+  [[nodiscard]] std::string strategy() const { return begin.value("strategy", std::string{}); }
+};
+
+struct AuditLog {
+  std::map<std::size_t, AuditSearch> searches;
+  std::vector<Json> calls;
+};
+
+/// Parses an audit trace. Throws ParseError naming the line and the problem on malformed input.
+inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>") {
+  AuditLog log;
+  std::string line;
+  std::size_t lineno = 0;
+  auto fail = [&](const std::string& what) -> void {
+    throw ParseError(fmt::format("{}:{}: {}", name, lineno, what));
+  };
+  bool header_seen = false;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty()) continue;
+    Json j;
+    try {
+      j = Json::parse(line);
+    } catch (const Json::parse_error& e) {
+      fail(fmt::format("not valid JSON ({})", e.what()));
+    }
+    if (!j.is_object() || !j.contains("event") || !j["event"].is_string()) fail("missing string field \"event\"");
+    const std::string ev = j["event"];
+    try {
+      if (ev == "audit") {
+        if (j.value("format", std::string{}) != "ttsearch-audit") fail("not a ttsearch audit trace");
+        if (j.value("version", 0) != kAuditVersion) {
+          fail(fmt::format("unsupported audit version {} (this build reads {})", j.value("version", 0), kAuditVersion));
+        }
+        header_seen = true;
+        continue;
+      }
+      if (!header_seen) fail("the first line must be the {\"event\":\"audit\"} header");
+      if (ev == "call") {
+        log.calls.push_back(std::move(j));
+        continue;
+      }
+      const auto s = j.at("search").get<std::size_t>();
+      AuditSearch& as = log.searches[s];
+      as.search = s;
+      if (ev == "begin") {
+        as.begin = std::move(j);
+      } else if (ev == "node") {
+        Step step;
+        step.text = j.at("text").get<std::string>();
+        step.num_tokens = j.at("tokens").get<std::int64_t>();
+        step.logprob = j.value("logprob", 0.0);
+        const auto finish = j.at("finish").get<std::string>();
+        if (finish != "stop" && finish != "eos" && finish != "length") fail(fmt::format("unknown finish reason \"{}\"", finish));
+        step.finish = parse_finish_reason(finish);
+        if (j.contains("token_ids")) step.token_ids = j["token_ids"].get<std::vector<std::int32_t>>();
+        const auto parent = j.at("parent").get<NodeId>();
+        if (!as.tree.contains(parent)) fail(fmt::format("node {} names unknown parent {}", j.at("id").dump(), parent));
+        const NodeId id = as.tree.add_child(parent, std::move(step));
+        if (id != j.at("id").get<NodeId>()) {
+          fail(fmt::format("node id {} out of order (expected {})", j.at("id").dump(), id));
+        }
+      } else if (ev == "score") {
+        const auto id = j.at("id").get<NodeId>();
+        if (!as.tree.contains(id)) fail(fmt::format("score for unknown node {}", id));
+        Node& n = as.tree.node(id);
+        n.scores.clear();
+        for (const auto& v : j.at("scores")) {
+          if (!v.is_number()) fail(fmt::format("score of node {} is not a number", id));
+          n.scores.push_back(v.get<double>());
+        }
+        n.flags |= kFlagScored;
+      } else if (ev == "mark") {
+        as.marks.push_back(std::move(j));
+      } else if (ev == "stop") {
+        as.stops.push_back(j.at("reason").get<std::string>());
+      } else if (ev == "end") {
+        as.end = std::move(j);
+      } else if (ev == "error") {
+        as.errors.push_back(j.at("message").get<std::string>());
+      } else {
+        fail(fmt::format("unknown event \"{}\"", ev));
+      }
+    } catch (const Json::exception& e) {
+      fail(fmt::format("bad \"{}\" event: {}", ev, e.what()));
+    }
+  }
+  if (!header_seen) {
+    throw ParseError(fmt::format("{}: empty file, or not a ttsearch audit trace", name));
+  }
+  return log;
+}
+
+inline AuditLog read_audit_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InvalidArgument(fmt::format("cannot open audit trace '{}'", path));
+  return read_audit(in, path);
+}
+
+}  // namespace ttsearch
