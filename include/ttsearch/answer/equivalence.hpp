@@ -9,7 +9,8 @@
 ///   3. both are sequences: tuples / intervals "(a,b]" (same brackets, element by element),
 ///      sets "{a,b}" and bare lists "a,b" (as multisets: order ignored), matrices
 ///      (\begin{pmatrix} rows by \\ and cells by &, cell by cell);
-///   4. both are equations "l=r" with equivalent sides (either way round);
+///   4. both are equations "l=r" with equivalent sides (either way round), or one is "v=e" with
+///      a variable name of at most two characters and e is equivalent to the other answer;
 ///   5. the strings are equal after removing every '{' and '}'.
 ///
 /// What it cannot decide (there is no computer algebra system): symbolic identities such as
@@ -373,6 +374,15 @@ inline bool equivalent_normalized(std::string_view a, std::string_view b, const 
     if ((equivalent_normalized(la, lb, opt, depth + 1) && equivalent_normalized(ra, rb, opt, depth + 1)) ||
         (equivalent_normalized(la, rb, opt, depth + 1) && equivalent_normalized(ra, lb, opt, depth + 1))) {
       return true;
+    }
+  }
+  // one side "v=expr" with a short variable name: compare expr with the other side
+  if ((ea == std::string_view::npos) != (eb == std::string_view::npos)) {
+    const std::string_view eqn = ea != std::string_view::npos ? a : b, other = ea != std::string_view::npos ? b : a;
+    const std::size_t e = std::min(ea, eb);
+    if (eqn.find('=', e + 1) == std::string_view::npos) {
+      if (e <= 2 && equivalent_normalized(eqn.substr(e + 1), other, opt, depth + 1)) return true;
+      if (eqn.size() - e - 1 <= 2 && equivalent_normalized(eqn.substr(0, e), other, opt, depth + 1)) return true;
     }
   }
   return detail::iequal(detail::strip_braces(a), detail::strip_braces(b));

@@ -230,7 +230,9 @@ inline std::string normalize_answer(std::string_view input) {
     }
   }
   // LaTeX spacing commands
+  replace_all(s, "\\\\", "\x01");  // protect "\\" (matrix rows) from the "\ " rule
   for (std::string_view sp : {"\\qquad", "\\quad", "\\,", "\\;", "\\:", "\\ ", "~"}) replace_all(s, sp, " ");
+  replace_all(s, "\x01", "\\\\");
   // 6. unit words (only when something is left)
   for (std::string_view unit : detail::kUnitWords) {
     std::string t = s;

@@ -91,20 +91,29 @@ inline ReplayOutcome replay(const AuditSearch& s) {
     return out;
   }
   const Json& end = *s.end;
-  out.recorded = end.value("answers", std::vector<std::string>{});
-  out.recorded_chosen = end.value("chosen", kNoNode);
   std::vector<NodeId> leaves;
-  for (const auto& c : end.at("candidates")) {
-    const auto leaf = c.at("leaf").get<NodeId>();
-    if (!s.tree.contains(leaf)) {
-      out.detail = fmt::format("candidate leaf {} is not in the recorded tree", leaf);
-      return out;
-    }
-    leaves.push_back(leaf);
-  }
   std::vector<Candidate> cands;
-  const VoteOutcome v = it->second(s.begin.value("options", Json::object()), s.tree, leaves,
-                                   parse_stop_reason(end.value("stop_reason", std::string("completed"))), cands);
+  VoteOutcome v;
+  try {
+    out.recorded = end.value("answers", std::vector<std::string>{});
+    out.recorded_chosen = end.value("chosen", kNoNode);
+    for (const auto& c : end.at("candidates")) {
+      const auto leaf = c.at("leaf").get<NodeId>();
+      if (!s.tree.contains(leaf)) {
+        out.detail = fmt::format("candidate leaf {} is not in the recorded tree", leaf);
+        return out;
+      }
+      leaves.push_back(leaf);
+    }
+    v = it->second(s.begin.value("options", Json::object()), s.tree, leaves,
+                   parse_stop_reason(end.value("stop_reason", std::string("completed"))), cands);
+  } catch (const Json::exception& e) {
+    out.detail = fmt::format("malformed begin or end line: {}", e.what());
+    return out;
+  } catch (const Error& e) {
+    out.detail = fmt::format("cannot replay: {}", e.what());
+    return out;
+  }
   out.replayed = v.answers;
   out.replayed_chosen = v.chosen >= 0 ? cands[static_cast<std::size_t>(v.chosen)].leaf : kNoNode;
   out.match = out.replayed == out.recorded && out.replayed_chosen == out.recorded_chosen;

@@ -133,7 +133,7 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
     Json j;
     try {
       j = Json::parse(line);
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {  // parse_error, or out_of_range on number overflow
       fail(fmt::format("not valid JSON ({})", e.what()));
     }
     if (!j.is_object() || !j.contains("event") || !j["event"].is_string()) fail("missing string field \"event\"");

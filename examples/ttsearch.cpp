@@ -1,0 +1,67 @@
+// ttsearch: the command-line front end. Subcommands: grade, vote, demo, replay.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <ttsearch/version.hpp>
+
+#include "cli/demo.hpp"
+#include "cli/grade.hpp"
+#include "cli/replay.hpp"
+#include "cli/vote.hpp"
+
+int main(int argc, char** argv) {
+  using namespace ttsearch::cli;
+  CLI::App app{"ttsearch " TTSEARCH_VERSION_STRING ": test-time search over LLM reasoning"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", TTSEARCH_VERSION_STRING);
+
+  GradeArgs grade;
+  auto* g = app.add_subcommand("grade", "Grade JSONL responses against references (adds extracted, normalized, rule, correct)");
+  g->add_option("-i,--input", grade.input, "JSONL input ('-' = stdin)")->capture_default_str();
+  g->add_option("-o,--output", grade.output, "JSONL output ('-' = stdout)")->capture_default_str();
+  g->add_option("--response-field", grade.response_field, "field holding the response")->capture_default_str();
+  g->add_option("--reference-field", grade.reference_field, "field holding the reference answer")->capture_default_str();
+  g->add_flag("--keep-going", grade.keep_going, "report malformed lines and go on (exit code 2 at the end)");
+
+  VoteArgs vote;
+  auto* v = app.add_subcommand("vote", "Offline voting: accuracy of best-of-N / majority / weighted / BoM at n = 1, 2, 4, ...");
+  v->add_option("-i,--input", vote.input, "JSONL input, one problem per line ('-' = stdin)")->capture_default_str();
+  v->add_option("--responses-field", vote.responses_field, "field: array of response strings")->capture_default_str();
+  v->add_option("--scores-field", vote.scores_field, "field: per response, a score or an array of step scores")->capture_default_str();
+  v->add_option("--reference-field", vote.reference_field, "field: the reference answer")->capture_default_str();
+  v->add_option("--aggregation", vote.aggregation, "step-score aggregation: last, min, prod, mean")->capture_default_str();
+  v->add_option("--weight", vote.weight, "weighted-majority group weight: sum, mean, max")->capture_default_str();
+  v->add_option("--bom-reward", vote.bom_reward, "Best-of-Majority group reward: max, mean, sum")->capture_default_str();
+  v->add_option("--alpha", vote.alpha, "Best-of-Majority frequency threshold")->capture_default_str();
+  v->add_option("--max-n", vote.max_n, "largest n (0 = smallest response count)")->capture_default_str();
+  v->add_flag("--json", vote.json, "print JSON instead of a table");
+  v->add_flag("--keep-going", vote.keep_going, "skip malformed lines (exit code 2 at the end)");
+
+  DemoArgs demo;
+  auto* d = app.add_subcommand("demo", "Accuracy vs compute of every voting strategy on the simulated domain");
+  d->add_option("--problems", demo.problems, "number of simulated problems")->capture_default_str();
+  d->add_option("--max-n", demo.max_n, "largest number of samples (n = 1, 2, 4, ...)")->capture_default_str();
+  d->add_option("--seed", demo.seed, "seed")->capture_default_str();
+  d->add_option("--prm-noise", demo.prm_noise, "logit noise of the simulated PRM")->capture_default_str();
+  d->add_option("--out", demo.out_dir, "output folder (CSV, audit traces)")->capture_default_str();
+
+  ReplayArgs replay;
+  auto* r = app.add_subcommand("replay", "Recompute each search's final choice from an audit trace and compare");
+  r->add_option("--trace", replay.trace, "audit trace (JSONL)")->required();
+  r->add_flag("-v,--verbose", replay.verbose, "print every search, not only mismatches");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*g) return run_grade(grade);
+    if (*v) return run_vote(vote);
+    if (*d) return run_demo(demo);
+    if (*r) return run_replay(replay);
+  } catch (const ttsearch::Error& e) {
+    std::cerr << "ttsearch: error: " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "ttsearch: unexpected error: " << e.what() << '\n';
+    return 3;
+  }
+  return 0;
+}

@@ -1,0 +1,31 @@
+#pragma once
+/// ttsearch::torch: the libtorch runtime (compiled; link ttsearch::torch). This header does not
+/// include libtorch: what it declares is implemented in src/torch/.
+#include <string>
+#include <string_view>
+
+namespace ttsearch::torch {
+
+/// A parsed device spec: "cpu", "cuda" (= "cuda:0") or "cuda:N".
+struct DeviceSpec {
+  enum class Kind : unsigned char { kCpu, kCuda };
+  Kind kind = Kind::kCpu;
+  int index = 0;
+  [[nodiscard]] std::string str() const;
+};
+
+/// Parses a device spec; throws InvalidArgument naming the bad spec.
+DeviceSpec parse_device(std::string_view spec);
+
+/// Parses and checks that the device exists in this build and machine; throws InvalidArgument
+/// ("cuda:1 requested but this machine has 1 CUDA device" / "libtorch was built without CUDA").
+DeviceSpec resolve_device(std::string_view spec);
+
+/// libtorch's version string (e.g. "1.13.0").
+std::string torch_version();
+
+/// Whether libtorch can use a CUDA device here, and how many.
+bool cuda_available();
+int cuda_device_count();
+
+}  // namespace ttsearch::torch

@@ -1,0 +1,56 @@
+#include "ttsearch/torch/device.hpp"
+
+#include <charconv>
+
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include "ttsearch/core/error.hpp"
+
+namespace ttsearch::torch {
+
+std::string DeviceSpec::str() const {
+  return kind == Kind::kCpu ? std::string("cpu") : fmt::format("cuda:{}", index);
+}
+
+DeviceSpec parse_device(std::string_view spec) {
+  DeviceSpec d;
+  if (spec == "cpu") return d;
+  if (spec == "cuda") {
+    d.kind = DeviceSpec::Kind::kCuda;
+    return d;
+  }
+  if (spec.starts_with("cuda:")) {
+    const std::string_view num = spec.substr(5);
+    int index = -1;
+    const auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), index);
+    if (ec == std::errc() && end == num.data() + num.size() && index >= 0 && !num.empty()) {
+      d.kind = DeviceSpec::Kind::kCuda;
+      d.index = index;
+      return d;
+    }
+  }
+  throw InvalidArgument(fmt::format("bad device '{}': expected cpu, cuda or cuda:N", spec));
+}
+
+std::string torch_version() { return TORCH_VERSION; }
+
+bool cuda_available() { return ::torch::cuda::is_available(); }
+
+int cuda_device_count() { return static_cast<int>(::torch::cuda::device_count()); }
+
+DeviceSpec resolve_device(std::string_view spec) {
+  const DeviceSpec d = parse_device(spec);
+  if (d.kind == DeviceSpec::Kind::kCuda) {
+    const int n = cuda_available() ? cuda_device_count() : 0;
+    if (n == 0) {
+      throw InvalidArgument(fmt::format("device '{}' requested but libtorch {} sees no CUDA device here", spec, torch_version()));
+    }
+    if (d.index >= n) {
+      throw InvalidArgument(fmt::format("device '{}' requested but this machine has {} CUDA device(s)", spec, n));
+    }
+  }
+  return d;
+}
+
+}  // namespace ttsearch::torch

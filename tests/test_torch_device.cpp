@@ -1,0 +1,27 @@
+#include <catch2/catch.hpp>
+
+#include <ttsearch/core/error.hpp>
+#include <ttsearch/torch/device.hpp>
+
+using namespace ttsearch::torch;
+
+TEST_CASE("device specs parse and bad ones are named", "[torch]") {
+  CHECK(parse_device("cpu").str() == "cpu");
+  CHECK(parse_device("cuda").str() == "cuda:0");
+  CHECK(parse_device("cuda:3").index == 3);
+  for (const char* bad : {"gpu", "cuda:", "cuda:-1", "cuda:1x", "CPU", ""}) {
+    CHECK_THROWS_WITH(parse_device(bad), Catch::Contains("expected cpu, cuda or cuda:N"));
+  }
+  CHECK(resolve_device("cpu").kind == DeviceSpec::Kind::kCpu);
+  CHECK_FALSE(torch_version().empty());
+}
+
+TEST_CASE("cuda devices resolve only when present", "[torch][cuda]") {
+  if (!cuda_available()) {
+    CHECK_THROWS_WITH(resolve_device("cuda"), Catch::Contains("sees no CUDA device"));
+    WARN("SKIPPED: no CUDA device here (libtorch " << torch_version() << ")");
+    return;
+  }
+  CHECK(resolve_device("cuda:0").kind == DeviceSpec::Kind::kCuda);
+  CHECK_THROWS_WITH(resolve_device(fmt::format("cuda:{}", cuda_device_count())), Catch::Contains("CUDA device(s)"));
+}

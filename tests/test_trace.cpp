@@ -1,0 +1,142 @@
+#include <catch2/catch.hpp>
+
+#include <sstream>
+
+#include <ttsearch/strategies/replay.hpp>
+#include <ttsearch/testing/simulated.hpp>
+
+using namespace ttsearch;
+
+namespace {
+template <class Options>
+std::string run_traced(const Options& opt, int problems = 12) {
+  const auto ps = testing::make_simulated_problems({.num_problems = problems, .seed = 9});
+  testing::SimulatedGenerator gen;
+  testing::SimulatedPrm prm(testing::SimulatedPrmOptions{.noise = 1.5});
+  std::stringstream out;
+  {
+    JsonlAuditWriter w(out);
+    solve_batch(std::span<const Problem>(ps), gen, prm, opt, Budget{}, w, 4);
+  }
+  return out.str();
+}
+
+std::string replace_once(std::string s, const std::string& a, const std::string& b) {
+  const auto p = s.find(a);
+  REQUIRE(p != std::string::npos);
+  return s.replace(p, a.size(), b);
+}
+}  // namespace
+
+TEST_CASE("the audit trace holds the options, seed, every path, scores and the choice", "[trace]") {
+  const std::string text = run_traced(BestOfNOptions{.n = 4, .aggregation = Aggregation::kMin}, 3);
+  std::stringstream in(text);
+  const AuditLog log = read_audit(in);
+  REQUIRE(log.searches.size() == 3);
+  REQUIRE(log.calls.size() == 2);  // one batched generate, one batched verify
+  for (const auto& [i, s] : log.searches) {
+    REQUIRE(s.strategy() == "best-of-n");
+    REQUIRE(s.begin.at("options").at("aggregation") == "min");
+    REQUIRE(s.begin.at("seed").get<std::uint64_t>() == batch_seed(4, i));
+    REQUIRE(s.begin.at("problem").at("id") == fmt::format("sim-{}", i));
+    REQUIRE(s.tree.size() == 5);
+    for (NodeId id = 1; id < 5; ++id) {
+      REQUIRE_FALSE(s.tree.node(id).step.text.empty());
+      REQUIRE(s.tree.node(id).step.num_tokens > 0);
+      REQUIRE(s.tree.node(id).has(kFlagScored));
+    }
+    REQUIRE(s.end);
+    REQUIRE(s.end->at("candidates").size() == 4);
+    REQUIRE(s.end->at("ledger").at("generated_tokens").get<std::int64_t>() > 0);
+    REQUIRE(s.marks.size() == 4);
+  }
+}
+
+TEST_CASE("replay recomputes every strategy's choice from the file alone", "[trace][replay]") {
+  std::vector<std::string> traces = {
+      run_traced(BestOfNOptions{.n = 8, .aggregation = Aggregation::kProd}),
+      run_traced(MajorityVoteOptions{.n = 8}),
+      run_traced(WeightedMajorityOptions{.n = 8, .weight = GroupWeight::kMean}),
+      run_traced(BestOfMajorityOptions{.n = 8, .alpha = 0.2, .k = 2}),
+  };
+  for (const auto& t : traces) {
+    std::stringstream in(t);
+    const AuditLog log = read_audit(in);
+    REQUIRE(log.searches.size() == 12);
+    for (const auto& [i, s] : log.searches) {
+      const auto r = replay(s);
+      INFO(r.strategy << " search " << i << ": " << r.detail);
+      REQUIRE(r.match);
+      REQUIRE_FALSE(r.replayed.empty());
+    }
+  }
+}
+
+TEST_CASE("replay detects a trace whose scores were altered", "[trace][replay]") {
+  // Best-of-n over 2 samples: raise the losing candidate's scores to 1 and the choice must flip.
+  const std::string text = run_traced(BestOfNOptions{.n = 2}, 1);
+  std::stringstream in(text);
+  const AuditLog log = read_audit(in);
+  const auto& s = log.searches.at(0);
+  const NodeId chosen = s.end->at("chosen").get<NodeId>();
+  const NodeId other = chosen == 1 ? 2 : 1;
+  std::string line = Json{{"event", "score"}, {"search", 0}, {"id", other}, {"scores", s.tree.node(other).scores}}.dump();
+  std::vector<double> ones(s.tree.node(other).scores.size(), 1.0);
+  std::string forged = Json{{"event", "score"}, {"search", 0}, {"id", other}, {"scores", ones}}.dump();
+  // the writer emits keys in the same (sorted) order, so the line is found verbatim
+  std::stringstream tampered(replace_once(text, line, forged));
+  const auto r = replay(read_audit(tampered).searches.at(0));
+  REQUIRE_FALSE(r.match);
+  REQUIRE(r.replayed_chosen == other);
+  REQUIRE(r.detail.find("recorded") != std::string::npos);
+}
+
+TEST_CASE("malformed audit traces give errors naming the line", "[trace]") {
+  auto parse = [](const std::string& s) {
+    std::stringstream in(s);
+    return read_audit(in, "t.jsonl");
+  };
+  const std::string header = R"({"event":"audit","format":"ttsearch-audit","version":1})"
+                             "\n";
+  REQUIRE_THROWS_WITH(parse(""), Catch::Contains("t.jsonl: empty file"));
+  REQUIRE_THROWS_WITH(parse("{\"event\":\"begin\",\"search\":0}\n"), Catch::Contains("t.jsonl:1: the first line must be"));
+  REQUIRE_THROWS_WITH(parse(header + "{oops\n"), Catch::Contains("t.jsonl:2: not valid JSON"));
+  REQUIRE_THROWS_WITH(parse(header + "[1]\n"), Catch::Contains("t.jsonl:2: missing string field \"event\""));
+  REQUIRE_THROWS_WITH(parse(header + R"({"event":"node","search":0,"id":1,"parent":0,"depth":1,"text":"x","tokens":1,"finish":"maybe"})"),
+                      Catch::Contains("t.jsonl:2: unknown finish reason \"maybe\""));
+  REQUIRE_THROWS_WITH(parse(header + R"({"event":"node","search":0,"id":1,"parent":0})"),
+                      Catch::Contains("t.jsonl:2: bad \"node\" event"));
+  REQUIRE_THROWS_WITH(parse(header + R"({"event":"score","search":0,"id":3,"scores":[1]})"),
+                      Catch::Contains("t.jsonl:2: score for unknown node 3"));
+  REQUIRE_THROWS_WITH(parse(header + R"({"event":"teleport","search":0})"), Catch::Contains("unknown event \"teleport\""));
+  REQUIRE_THROWS_WITH(parse(R"({"event":"audit","format":"ttsearch-audit","version":99})"),
+                      Catch::Contains("unsupported audit version 99"));
+}
+
+TEST_CASE("randomly corrupted traces never crash the reader", "[trace][fuzz]") {
+  const std::string text = run_traced(WeightedMajorityOptions{.n = 3}, 2);
+  Rng rng(123);
+  int parsed = 0, rejected = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    std::string t = text;
+    const int edits = 1 + static_cast<int>(rng.below(4));
+    for (int e = 0; e < edits; ++e) {
+      const auto pos = rng.below(t.size());
+      switch (rng.below(3)) {
+        case 0: t[pos] = static_cast<char>(rng.below(256)); break;
+        case 1: t.erase(pos, 1 + rng.below(20)); break;
+        default: t.insert(pos, 1, "{}[]\",:0\n"[rng.below(9)]); break;
+      }
+    }
+    std::stringstream in(t);
+    try {
+      const auto log = read_audit(in);
+      for (const auto& [_, s] : log.searches) (void)replay(s);  // must not crash either
+      ++parsed;
+    } catch (const ttsearch::Error&) {
+      ++rejected;
+    }
+  }
+  REQUIRE(parsed + rejected == 400);
+  REQUIRE(rejected > 0);
+}
