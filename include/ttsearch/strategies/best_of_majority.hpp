@@ -56,15 +56,9 @@ inline VoteOutcome best_of_majority_outcome(std::span<const Candidate> cands, co
 }
 
 inline SearchTask best_of_majority_search(SearchContext& ctx, BestOfMajorityOptions opt) {
-  auto expansion = co_await ctx.generate(detail::sample_from_root(opt.n, opt.sampling));
-  const auto leaves = detail::leaves_of(expansion);
-  for (NodeId leaf : leaves) ctx.mark(leaf, kFlagTerminal);
-  bool scored = false;
-  if (!leaves.empty()) scored = (co_await ctx.score(leaves)).ok();
-  std::vector<Candidate> cands;
-  for (NodeId leaf : leaves) cands.push_back(make_candidate(ctx.tree(), leaf, opt.aggregation));
-  const VoteOutcome outcome = best_of_majority_outcome(cands, opt, scored);
-  co_return detail::voting_result(std::move(cands), outcome);
+  return detail::sample_and_vote(ctx, opt.n, opt.sampling, opt.aggregation, true, [opt](std::span<const Candidate> c, bool scored) {
+    return best_of_majority_outcome(c, opt, scored);
+  });
 }
 
 inline SearchSpec make_search(const Problem& problem, const BestOfMajorityOptions& opt, const Budget& budget = {},
@@ -79,8 +73,7 @@ template <Generator G, Verifier V, class O = NullObserver>
   requires SearchObserver<std::remove_cvref_t<O>>
 SearchResult best_of_majority(const Problem& problem, G& generator, V& verifier, const BestOfMajorityOptions& opt = {},
                               const Budget& budget = {}, O&& observer = O{}, std::uint64_t seed = 0) {
-  const SearchSpec spec = make_search(problem, opt, budget, seed);
-  return std::move(run_searches(std::span<const SearchSpec>(&spec, 1), generator, verifier, observer).front());
+  return solve(problem, generator, verifier, opt, budget, observer, seed);
 }
 
 }  // namespace ttsearch

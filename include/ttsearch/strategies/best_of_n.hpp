@@ -65,6 +65,25 @@ inline SearchResult voting_result(std::vector<Candidate> cands, const VoteOutcom
   return r;
 }
 
+/// The shape shared by the voting strategies: sample n whole solutions from the root, score them
+/// (when `use_verifier`), build candidates, and let `select(candidates, scored)` choose.
+template <class Select>
+SearchTask sample_and_vote(SearchContext& ctx, std::int32_t n, SamplingParams sampling, Aggregation aggregation,
+                           bool use_verifier, Select select) {
+  auto expansion = co_await ctx.generate(sample_from_root(n, sampling));
+  const auto leaves = leaves_of(expansion);
+  for (NodeId leaf : leaves) ctx.mark(leaf, kFlagTerminal);
+  bool scored = false;
+  if (use_verifier && !leaves.empty()) {
+    const ScoreOutcome scoring = co_await ctx.score(leaves);  // (GCC 12: no member call on a co_await)
+    scored = scoring.ok();
+  }
+  std::vector<Candidate> cands;
+  for (NodeId leaf : leaves) cands.push_back(make_candidate(ctx.tree(), leaf, aggregation));
+  const VoteOutcome outcome = select(std::span<const Candidate>(cands), scored);
+  co_return voting_result(std::move(cands), outcome);
+}
+
 }  // namespace detail
 
 /// Best-of-N's selection over candidates (also used by replay).
@@ -77,14 +96,8 @@ inline VoteOutcome best_of_n_outcome(std::span<const Candidate> cands, const Bes
 
 /// The strategy as a resumable search.
 inline SearchTask best_of_n_search(SearchContext& ctx, BestOfNOptions opt) {
-  auto expansion = co_await ctx.generate(detail::sample_from_root(opt.n, opt.sampling));
-  const auto leaves = detail::leaves_of(expansion);
-  for (NodeId leaf : leaves) ctx.mark(leaf, kFlagTerminal);
-  if (!leaves.empty()) co_await ctx.score(leaves);
-  std::vector<Candidate> cands;
-  for (NodeId leaf : leaves) cands.push_back(make_candidate(ctx.tree(), leaf, opt.aggregation));
-  const VoteOutcome outcome = best_of_n_outcome(cands, opt);
-  co_return detail::voting_result(std::move(cands), outcome);
+  return detail::sample_and_vote(ctx, opt.n, opt.sampling, opt.aggregation, true,
+                                 [opt](std::span<const Candidate> c, bool) { return best_of_n_outcome(c, opt); });
 }
 
 /// A SearchSpec for the driver (validates the options).
@@ -100,8 +113,7 @@ template <Generator G, Verifier V, class O = NullObserver>
   requires SearchObserver<std::remove_cvref_t<O>>
 SearchResult best_of_n(const Problem& problem, G& generator, V& verifier, const BestOfNOptions& opt = {},
                        const Budget& budget = {}, O&& observer = O{}, std::uint64_t seed = 0) {
-  const SearchSpec spec = make_search(problem, opt, budget, seed);
-  return std::move(run_searches(std::span<const SearchSpec>(&spec, 1), generator, verifier, observer).front());
+  return solve(problem, generator, verifier, opt, budget, observer, seed);
 }
 
 }  // namespace ttsearch

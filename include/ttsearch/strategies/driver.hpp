@@ -340,6 +340,15 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
   return run_searches(specs, generator, verifier, none);
 }
 
+/// Solves one problem with any strategy's options struct (found by make_search).
+template <class Options, Generator G, Verifier V, class O = NullObserver>
+  requires SearchObserver<std::remove_cvref_t<O>>
+SearchResult solve(const Problem& problem, G& generator, V& verifier, const Options& opt, const Budget& budget = {},
+                   O&& observer = O{}, std::uint64_t seed = 0) {
+  const SearchSpec spec = make_search(problem, opt, budget, seed);
+  return std::move(run_searches(std::span<const SearchSpec>(&spec, 1), generator, verifier, observer).front());
+}
+
 /// The seed of problem `index` in a batch run with `seed` (solve_batch uses it; pass it to a
 /// one-problem run to reproduce that problem's result exactly).
 constexpr std::uint64_t batch_seed(std::uint64_t seed, std::size_t index) noexcept { return hash_combine(seed, index); }

@@ -72,27 +72,14 @@ inline VoteOutcome weighted_majority_outcome(std::span<const Candidate> cands, c
 }
 
 inline SearchTask majority_vote_search(SearchContext& ctx, MajorityVoteOptions opt) {
-  auto expansion = co_await ctx.generate(detail::sample_from_root(opt.n, opt.sampling));
-  const auto leaves = detail::leaves_of(expansion);
-  std::vector<Candidate> cands;
-  for (NodeId leaf : leaves) {
-    ctx.mark(leaf, kFlagTerminal);
-    cands.push_back(make_candidate(ctx.tree(), leaf, Aggregation::kLast));
-  }
-  const VoteOutcome outcome = majority_outcome(cands, opt);
-  co_return detail::voting_result(std::move(cands), outcome);
+  return detail::sample_and_vote(ctx, opt.n, opt.sampling, Aggregation::kLast, false,
+                                 [opt](std::span<const Candidate> c, bool) { return majority_outcome(c, opt); });
 }
 
 inline SearchTask weighted_majority_search(SearchContext& ctx, WeightedMajorityOptions opt) {
-  auto expansion = co_await ctx.generate(detail::sample_from_root(opt.n, opt.sampling));
-  const auto leaves = detail::leaves_of(expansion);
-  for (NodeId leaf : leaves) ctx.mark(leaf, kFlagTerminal);
-  bool scored = false;
-  if (!leaves.empty()) scored = (co_await ctx.score(leaves)).ok();
-  std::vector<Candidate> cands;
-  for (NodeId leaf : leaves) cands.push_back(make_candidate(ctx.tree(), leaf, opt.aggregation));
-  const VoteOutcome outcome = weighted_majority_outcome(cands, opt, scored);
-  co_return detail::voting_result(std::move(cands), outcome);
+  return detail::sample_and_vote(ctx, opt.n, opt.sampling, opt.aggregation, true, [opt](std::span<const Candidate> c, bool scored) {
+    return weighted_majority_outcome(c, opt, scored);
+  });
 }
 
 inline SearchSpec make_search(const Problem& problem, const MajorityVoteOptions& opt, const Budget& budget = {},
@@ -114,9 +101,8 @@ template <Generator G, class O = NullObserver>
   requires SearchObserver<std::remove_cvref_t<O>>
 SearchResult majority_vote(const Problem& problem, G& generator, const MajorityVoteOptions& opt = {},
                            const Budget& budget = {}, O&& observer = O{}, std::uint64_t seed = 0) {
-  const SearchSpec spec = make_search(problem, opt, budget, seed);
   NoVerifier none;
-  return std::move(run_searches(std::span<const SearchSpec>(&spec, 1), generator, none, observer).front());
+  return solve(problem, generator, none, opt, budget, observer, seed);
 }
 
 /// Runs weighted majority vote on one problem.
@@ -124,8 +110,7 @@ template <Generator G, Verifier V, class O = NullObserver>
   requires SearchObserver<std::remove_cvref_t<O>>
 SearchResult weighted_majority(const Problem& problem, G& generator, V& verifier, const WeightedMajorityOptions& opt = {},
                                const Budget& budget = {}, O&& observer = O{}, std::uint64_t seed = 0) {
-  const SearchSpec spec = make_search(problem, opt, budget, seed);
-  return std::move(run_searches(std::span<const SearchSpec>(&spec, 1), generator, verifier, observer).front());
+  return solve(problem, generator, verifier, opt, budget, observer, seed);
 }
 
 }  // namespace ttsearch
