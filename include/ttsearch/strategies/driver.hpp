@@ -11,6 +11,7 @@
 /// tokens) ends the run with BackendError; a strategy that throws ends it with its exception.
 /// Either way every observer first gets on_error for the searches involved, so an audit trace
 /// is complete up to the failure.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -56,6 +57,12 @@ struct RunningSearch {
 template <class O>
 void emit_marks(O& obs, std::size_t s, RunningSearch& rs) {
   for (auto& m : rs.ctx->take_marks()) obs.on_node_marked(s, rs.ctx->tree(), m.id, m.flag, m.reason);
+  auto touched = rs.ctx->take_touched();
+  if (!touched.empty()) {
+    std::sort(touched.begin(), touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+    obs.on_nodes_updated(s, rs.ctx->tree(), touched);
+  }
 }
 
 template <class O>

@@ -4,6 +4,7 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "ttsearch/core/aggregate.hpp"
 #include "ttsearch/core/error.hpp"
 #include "ttsearch/core/types.hpp"
 
@@ -44,3 +45,28 @@ inline SamplingParams whole_solution_sampling() {
 inline constexpr std::int32_t kMaxSamples = 1 << 20;
 
 }  // namespace ttsearch::detail
+
+namespace ttsearch {
+inline void to_json(Json& j, Aggregation a) { j = std::string(to_string(a)); }
+inline void from_json(const Json& j, Aggregation& a) { a = parse_aggregation(j.get<std::string>()); }
+}  // namespace ttsearch
+
+/// Defines to_json / from_json for an options struct from its field names: JSON keys are the
+/// field names; from_json starts from the defaults, rejects unknown keys and names the option on
+/// a type error (enums are read through their own from_json, which names bad values).
+#define TTSEARCH_OPTION_TO(field) j[#field] = o.field;
+#define TTSEARCH_OPTION_FROM(field) ::ttsearch::detail::read_option(j, what, #field, o.field);
+#define TTSEARCH_OPTION_KEY(field) #field,
+#define TTSEARCH_OPTIONS_JSON(Type, name, ...)                                                   \
+  inline void to_json(::ttsearch::Json& j, const Type& o) {                                      \
+    j = ::ttsearch::Json::object();                                                              \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(TTSEARCH_OPTION_TO, __VA_ARGS__))                   \
+  }                                                                                              \
+  inline void from_json(const ::ttsearch::Json& j, Type& o) {                                    \
+    constexpr std::string_view what = name " options";                                           \
+    ::ttsearch::detail::check_option_keys(                                                       \
+        j, what, {NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(TTSEARCH_OPTION_KEY, __VA_ARGS__))}); \
+    o = Type{};                                                                                  \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(TTSEARCH_OPTION_FROM, __VA_ARGS__))                 \
+  }
+

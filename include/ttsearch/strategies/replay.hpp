@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "ttsearch/strategies/best_of_majority.hpp"
+#include "ttsearch/strategies/registry.hpp"
 #include "ttsearch/trace/jsonl.hpp"
 
 namespace ttsearch {
@@ -27,53 +27,6 @@ struct ReplayOutcome {
   std::string detail;  ///< why it does not match, or why it could not be replayed
 };
 
-/// Recomputes a strategy's choice: (options, tree, candidate leaves, stop reason) -> outcome.
-using ReplayRule = std::function<VoteOutcome(const Json& options, const SearchTree& tree, const std::vector<NodeId>& leaves,
-                                             StopReason stop, std::vector<Candidate>& cands)>;
-
-namespace detail {
-
-template <class Options, class Select>
-ReplayRule voting_rule(Aggregation (*agg)(const Options&), Select select) {
-  return [agg, select](const Json& j, const SearchTree& tree, const std::vector<NodeId>& leaves, StopReason,
-                       std::vector<Candidate>& cands) {
-    const Options opt = j.get<Options>();
-    bool scored = !leaves.empty();
-    for (NodeId leaf : leaves) {
-      cands.push_back(make_candidate(tree, leaf, agg(opt)));
-      scored = scored && !tree.node(leaf).scores.empty();
-    }
-    return select(cands, opt, scored);
-  };
-}
-
-}  // namespace detail
-
-/// The replay rules of every strategy, by name. Later strategies register theirs here.
-inline std::map<std::string, ReplayRule>& replay_rules() {
-  static std::map<std::string, ReplayRule> rules = [] {
-    std::map<std::string, ReplayRule> r;
-    r["best-of-n"] = detail::voting_rule<BestOfNOptions>(
-        [](const BestOfNOptions& o) { return o.aggregation; },
-        [](const std::vector<Candidate>& c, const BestOfNOptions& o, bool) { return best_of_n_outcome(c, o); });
-    r["majority"] = detail::voting_rule<MajorityVoteOptions>(
-        [](const MajorityVoteOptions&) { return Aggregation::kLast; },
-        [](const std::vector<Candidate>& c, const MajorityVoteOptions& o, bool) { return majority_outcome(c, o); });
-    r["weighted-majority"] = detail::voting_rule<WeightedMajorityOptions>(
-        [](const WeightedMajorityOptions& o) { return o.aggregation; },
-        [](const std::vector<Candidate>& c, const WeightedMajorityOptions& o, bool scored) {
-          return weighted_majority_outcome(c, o, scored);
-        });
-    r["best-of-majority"] = detail::voting_rule<BestOfMajorityOptions>(
-        [](const BestOfMajorityOptions& o) { return o.aggregation; },
-        [](const std::vector<Candidate>& c, const BestOfMajorityOptions& o, bool scored) {
-          return best_of_majority_outcome(c, o, scored);
-        });
-    return r;
-  }();
-  return rules;
-}
-
 /// Replays one search of an audit log.
 inline ReplayOutcome replay(const AuditSearch& s) {
   ReplayOutcome out;
@@ -84,9 +37,9 @@ inline ReplayOutcome replay(const AuditSearch& s) {
                                   : fmt::format("the search failed: {}", s.errors.front());
     return out;
   }
-  const auto& rules = replay_rules();
-  const auto it = rules.find(out.strategy);
-  if (it == rules.end()) {
+  const auto& registry = strategy_registry();
+  const auto it = registry.find(out.strategy);
+  if (it == registry.end()) {
     out.detail = fmt::format("no replay rule for strategy '{}'", out.strategy);
     return out;
   }
@@ -105,8 +58,7 @@ inline ReplayOutcome replay(const AuditSearch& s) {
       }
       leaves.push_back(leaf);
     }
-    v = it->second(s.begin.value("options", Json::object()), s.tree, leaves,
-                   parse_stop_reason(end.value("stop_reason", std::string("completed"))), cands);
+    v = it->second.replay(s.begin.value("options", Json::object()), s.tree, leaves, cands);
   } catch (const Json::exception& e) {
     out.detail = fmt::format("malformed begin or end line: {}", e.what());
     return out;

@@ -169,6 +169,20 @@ class SearchContext {
     marks_.push_back({id, flag, std::move(reason)});
   }
 
+  /// Records that a node's visits / value_sum changed; the driver emits it as an event.
+  void touch(NodeId id) { touched_.push_back(id); }
+
+  /// Mean backup along the path to `leaf`: every node from `leaf` to the root gets one more
+  /// visit and `value` added to its value sum (MCTS).
+  void backup(NodeId leaf, double value) {
+    for (NodeId id = leaf; id != kNoNode; id = tree_.node(id).parent) {
+      Node& n = tree_.node(id);
+      n.visits += 1;
+      n.value_sum += value;
+      touched_.push_back(id);
+    }
+  }
+
   // ---- driver side -------------------------------------------------------------------------
   struct Mark {
     NodeId id;
@@ -183,6 +197,7 @@ class SearchContext {
     if (!stopped_) stopped_ = r;
   }
   std::vector<Mark> take_marks() { return std::exchange(marks_, {}); }
+  std::vector<NodeId> take_touched() { return std::exchange(touched_, {}); }
   /// Per-search counter of generate calls made, for deterministic request seeds.
   std::uint64_t next_generate_index() noexcept { return generate_calls_++; }
   SearchTree take_tree() { return std::exchange(tree_, SearchTree{}); }
@@ -198,6 +213,7 @@ class SearchContext {
   std::vector<NodeId> score_ops_;
   Expansion expansion_;
   std::vector<Mark> marks_;
+  std::vector<NodeId> touched_;
   std::uint64_t generate_calls_ = 0;
 };
 

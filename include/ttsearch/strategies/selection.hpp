@@ -50,6 +50,9 @@ inline GroupWeight parse_group_weight(std::string_view s) {
   throw InvalidArgument(fmt::format("unknown group weight '{}' (expected count, sum, mean or max)", s));
 }
 
+inline void to_json(Json& j, GroupWeight w) { j = std::string(to_string(w)); }
+inline void from_json(const Json& j, GroupWeight& w) { w = parse_group_weight(j.get<std::string>()); }
+
 /// Builds a candidate from a scored (or unscored) path: extracts and normalises its answer,
 /// aggregates its scores.
 inline Candidate make_candidate(const SearchTree& tree, NodeId leaf, Aggregation agg) {

@@ -7,6 +7,7 @@
 ///   node    id, parent, depth, text, tokens, logprob, finish   (every generated step)
 ///   score   id, scores                                          (the verifier's scores of the path)
 ///   mark    id, flag (pruned/kept/terminal/chosen), reason
+///   stats   id, visits, value_sum                               (tree-search statistics changed)
 ///   call    kind (generate/verify), searches, requests, samples, tokens, max_tokens_cap, seconds
 ///   stop    reason (a budget limit was reached)
 ///   end     answer, answers, chosen, candidates [{leaf, answer, score, tokens}], stop_reason, ledger
@@ -65,6 +66,12 @@ class JsonlAuditWriter final : public Observer {
   }
   void on_node_marked(std::size_t s, const SearchTree&, NodeId id, NodeFlag f, std::string_view reason) override {
     write(Json{{"event", "mark"}, {"search", s}, {"id", id}, {"flag", flag_name(f)}, {"reason", reason}});
+  }
+  void on_nodes_updated(std::size_t s, const SearchTree& t, std::span<const NodeId> ids) override {
+    for (NodeId id : ids) {
+      const Node& n = t.node(id);
+      write(Json{{"event", "stats"}, {"search", s}, {"id", id}, {"visits", n.visits}, {"value_sum", n.value_sum}});
+    }
   }
   void on_call(const CallRecord& c) override {
     write(Json{{"event", "call"},         {"kind", to_string(c.kind)}, {"searches", c.searches},
@@ -183,7 +190,24 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
         }
         n.flags |= kFlagScored;
       } else if (ev == "mark") {
+        const auto id = j.at("id").get<NodeId>();
+        if (!as.tree.contains(id)) fail(fmt::format("mark for unknown node {}", id));
+        const std::string flag = j.at("flag").get<std::string>();
+        bool known = false;
+        for (NodeFlag f : {kFlagScored, kFlagPruned, kFlagKept, kFlagTerminal, kFlagChosen}) {
+          if (flag == flag_name(f)) {
+            as.tree.node(id).flags |= f;
+            known = true;
+          }
+        }
+        if (!known) fail(fmt::format("unknown flag \"{}\"", flag));
+        as.tree.node(id).reason = j.value("reason", std::string{});
         as.marks.push_back(std::move(j));
+      } else if (ev == "stats") {
+        const auto id = j.at("id").get<NodeId>();
+        if (!as.tree.contains(id)) fail(fmt::format("stats for unknown node {}", id));
+        as.tree.node(id).visits = j.at("visits").get<std::int32_t>();
+        as.tree.node(id).value_sum = j.at("value_sum").get<double>();
       } else if (ev == "stop") {
         as.stops.push_back(j.at("reason").get<std::string>());
       } else if (ev == "end") {

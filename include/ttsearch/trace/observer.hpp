@@ -62,6 +62,7 @@ concept SearchObserver = requires(O& o, const SearchInfo& info, const SearchTree
   o.on_nodes_added(s, tree, ids);
   o.on_nodes_scored(s, tree, ids);
   o.on_node_marked(s, tree, NodeId{}, kFlagPruned, msg);
+  o.on_nodes_updated(s, tree, ids);
   o.on_call(call);
   o.on_budget_stop(s, StopReason::kCalls);
   o.on_search_end(s, result);
@@ -74,6 +75,7 @@ struct NullObserver {
   void on_nodes_added(std::size_t, const SearchTree&, std::span<const NodeId>) noexcept {}
   void on_nodes_scored(std::size_t, const SearchTree&, std::span<const NodeId>) noexcept {}
   void on_node_marked(std::size_t, const SearchTree&, NodeId, NodeFlag, std::string_view) noexcept {}
+  void on_nodes_updated(std::size_t, const SearchTree&, std::span<const NodeId>) noexcept {}
   void on_call(const CallRecord&) noexcept {}
   void on_budget_stop(std::size_t, StopReason) noexcept {}
   void on_search_end(std::size_t, const SearchResult&) noexcept {}
@@ -88,6 +90,8 @@ class Observer {
   virtual void on_nodes_added(std::size_t, const SearchTree&, std::span<const NodeId>) {}
   virtual void on_nodes_scored(std::size_t, const SearchTree&, std::span<const NodeId>) {}
   virtual void on_node_marked(std::size_t, const SearchTree&, NodeId, NodeFlag, std::string_view) {}
+  /// Visit counts / value sums of these nodes changed (tree search statistics).
+  virtual void on_nodes_updated(std::size_t, const SearchTree&, std::span<const NodeId>) {}
   virtual void on_call(const CallRecord&) {}
   virtual void on_budget_stop(std::size_t, StopReason) {}
   virtual void on_search_end(std::size_t, const SearchResult&) {}
@@ -109,6 +113,9 @@ class ObserverList final : public Observer {
   }
   void on_node_marked(std::size_t s, const SearchTree& t, NodeId id, NodeFlag f, std::string_view r) override {
     for (auto* o : list_) o->on_node_marked(s, t, id, f, r);
+  }
+  void on_nodes_updated(std::size_t s, const SearchTree& t, std::span<const NodeId> ids) override {
+    for (auto* o : list_) o->on_nodes_updated(s, t, ids);
   }
   void on_call(const CallRecord& c) override { for (auto* o : list_) o->on_call(c); }
   void on_budget_stop(std::size_t s, StopReason r) override { for (auto* o : list_) o->on_budget_stop(s, r); }

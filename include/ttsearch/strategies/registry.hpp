@@ -1,0 +1,134 @@
+#pragma once
+/// Every strategy by name: its default options, how to build a SearchSpec from JSON options, and
+/// how to recompute its final choice from a recorded tree (replay). The CLI and replay use it.
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ttsearch/strategies/best_of_majority.hpp"
+#include "ttsearch/strategies/dvts.hpp"
+#include "ttsearch/strategies/mcts.hpp"
+#include "ttsearch/strategies/rebase.hpp"
+#include "ttsearch/strategies/tree_of_thoughts.hpp"
+
+namespace ttsearch {
+
+/// Recomputes a final choice: (options, tree, candidate leaves) -> outcome; fills `cands`.
+using ReplayRule = std::function<VoteOutcome(const Json& options, const SearchTree& tree, const std::vector<NodeId>& leaves,
+                                             std::vector<Candidate>& cands)>;
+
+struct StrategyEntry {
+  std::string name;
+  std::string summary;
+  bool uses_verifier = true;
+  Json defaults;  ///< the default options, as JSON
+  std::function<SearchSpec(const Problem&, const Json& options, const Budget&, std::uint64_t seed)> make;
+  ReplayRule replay;
+};
+
+namespace detail {
+
+template <class Options>
+StrategyEntry entry(std::string name, std::string summary, bool uses_verifier, ReplayRule replay) {
+  StrategyEntry e;
+  e.name = std::move(name);
+  e.summary = std::move(summary);
+  e.uses_verifier = uses_verifier;
+  e.defaults = Json(Options{});
+  e.make = [](const Problem& p, const Json& j, const Budget& b, std::uint64_t seed) {
+    return make_search(p, j.get<Options>(), b, seed);
+  };
+  e.replay = std::move(replay);
+  return e;
+}
+
+/// Replay of a voting strategy: candidates from the leaves, then its selection rule.
+template <class Options, class AggOf, class Select>
+ReplayRule voting_replay(AggOf agg_of, Select select) {
+  return [agg_of, select](const Json& j, const SearchTree& tree, const std::vector<NodeId>& leaves, std::vector<Candidate>& cands) {
+    const Options o = j.get<Options>();
+    bool scored = !leaves.empty();
+    for (NodeId leaf : leaves) {
+      cands.push_back(make_candidate(tree, leaf, agg_of(o)));
+      scored = scored && !tree.node(leaf).scores.empty();
+    }
+    return select(std::span<const Candidate>(cands), o, scored);
+  };
+}
+
+/// Replay of a tree strategy with `aggregation` and `final_choice` options.
+template <class Options, class AggOf>
+ReplayRule tree_replay(AggOf agg_of) {
+  return [agg_of](const Json& j, const SearchTree& tree, const std::vector<NodeId>& leaves, std::vector<Candidate>& cands) {
+    const Options o = j.get<Options>();
+    for (NodeId leaf : leaves) cands.push_back(make_candidate(tree, leaf, agg_of(o)));
+    return final_choice_outcome(cands, o.final_choice);
+  };
+}
+
+}  // namespace detail
+
+/// The registry, by name.
+inline const std::map<std::string, StrategyEntry>& strategy_registry() {
+  static const std::map<std::string, StrategyEntry> registry = [] {
+    using detail::entry;
+    std::map<std::string, StrategyEntry> r;
+    auto add = [&](StrategyEntry e) { r.emplace(e.name, std::move(e)); };
+    add(entry<BestOfNOptions>("best-of-n", "N samples, the best by aggregated verifier score", true,
+                              detail::voting_replay<BestOfNOptions>([](const BestOfNOptions& o) { return o.aggregation; },
+                                                                    [](std::span<const Candidate> c, const BestOfNOptions& o, bool) {
+                                                                      return best_of_n_outcome(c, o);
+                                                                    })));
+    add(entry<MajorityVoteOptions>("majority", "N samples, the most frequent answer", false,
+                                   detail::voting_replay<MajorityVoteOptions>(
+                                       [](const MajorityVoteOptions&) { return Aggregation::kLast; },
+                                       [](std::span<const Candidate> c, const MajorityVoteOptions& o, bool) { return majority_outcome(c, o); })));
+    add(entry<WeightedMajorityOptions>(
+        "weighted-majority", "N samples, answers weighted by verifier scores", true,
+        detail::voting_replay<WeightedMajorityOptions>([](const WeightedMajorityOptions& o) { return o.aggregation; },
+                                                       [](std::span<const Candidate> c, const WeightedMajorityOptions& o, bool s) {
+                                                         return weighted_majority_outcome(c, o, s);
+                                                       })));
+    add(entry<BestOfMajorityOptions>(
+        "best-of-majority", "frequent answers (>= alpha), ranked by reward", true,
+        detail::voting_replay<BestOfMajorityOptions>([](const BestOfMajorityOptions& o) { return o.aggregation; },
+                                                     [](std::span<const Candidate> c, const BestOfMajorityOptions& o, bool s) {
+                                                       return best_of_majority_outcome(c, o, s);
+                                                     })));
+    add(entry<BeamSearchOptions>("beam", "step-level beam search over a PRM", true,
+                                 detail::tree_replay<BeamSearchOptions>([](const BeamSearchOptions& o) {
+                                   return o.search_and_learn_compat ? Aggregation::kLast : o.aggregation;
+                                 })));
+    add(entry<DvtsOptions>("dvts", "diverse verifier tree search: N/M PRM-greedy subtrees", true,
+                           detail::tree_replay<DvtsOptions>([](const DvtsOptions& o) { return o.aggregation; })));
+    add(entry<RebaseOptions>("rebase", "reward-balanced search: softmax split of the width", true,
+                             detail::tree_replay<RebaseOptions>([](const RebaseOptions& o) { return o.aggregation; })));
+    add(entry<TotBfsOptions>("tot-bfs", "tree of thoughts, breadth-first, best b per level", true,
+                             detail::tree_replay<TotBfsOptions>([](const TotBfsOptions& o) { return o.aggregation; })));
+    add(entry<TotDfsOptions>("tot-dfs", "tree of thoughts, depth-first with a value threshold", true,
+                             detail::tree_replay<TotDfsOptions>([](const TotDfsOptions& o) { return o.aggregation; })));
+    add(entry<MctsOptions>("mcts", "Monte Carlo tree search with PRM values (PUCT / UCT)", true,
+                           [](const Json& j, const SearchTree& tree, const std::vector<NodeId>& leaves, std::vector<Candidate>& cands) {
+                             const MctsOptions o = j.get<MctsOptions>();
+                             cands = mcts_candidates(tree, leaves);
+                             return mcts_final_outcome(tree, cands, o.final_choice);
+                           }));
+    return r;
+  }();
+  return registry;
+}
+
+/// The entry of `name`; throws InvalidArgument listing the known names.
+inline const StrategyEntry& find_strategy(std::string_view name) {
+  const auto& r = strategy_registry();
+  const auto it = r.find(std::string(name));
+  if (it == r.end()) {
+    std::string names;
+    for (const auto& [n, _] : r) names += (names.empty() ? "" : ", ") + n;
+    throw InvalidArgument(fmt::format("unknown strategy '{}' (known: {})", name, names));
+  }
+  return it->second;
+}
+
+}  // namespace ttsearch
