@@ -1,4 +1,4 @@
-// ttsearch: the command-line front end. Subcommands: grade, vote, demo, replay.
+// ttsearch: the command-line front end. Subcommands: grade, vote, solve, strategies, demo, replay.
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -7,6 +7,7 @@
 #include "cli/demo.hpp"
 #include "cli/grade.hpp"
 #include "cli/replay.hpp"
+#include "cli/solve.hpp"
 #include "cli/vote.hpp"
 
 int main(int argc, char** argv) {
@@ -37,6 +38,22 @@ int main(int argc, char** argv) {
   v->add_flag("--json", vote.json, "print JSON instead of a table");
   v->add_flag("--keep-going", vote.keep_going, "skip malformed lines (exit code 2 at the end)");
 
+  SolveArgs solve;
+  auto* so = app.add_subcommand("solve", "Run a strategy over a domain's problems: accuracy, ledger, audit trace");
+  so->add_option("--domain", solve.domain, "problem domain (simulated)")->capture_default_str();
+  so->add_option("--strategy", solve.strategy, "strategy name (see `ttsearch strategies`)")->capture_default_str();
+  so->add_option("--trace", solve.trace, "write the JSONL audit trace here");
+  so->add_option("--problems", solve.problems, "number of problems")->capture_default_str();
+  so->add_option("--seed", solve.seed, "seed")->capture_default_str();
+  so->add_option("--prm-noise", solve.prm_noise, "simulated PRM logit noise")->capture_default_str();
+  so->add_option("--max-generated-tokens", solve.max_generated_tokens, "budget per problem (0 = none)")->group("Budget");
+  so->add_option("--max-verifier-tokens", solve.max_verifier_tokens, "budget per problem (0 = none)")->group("Budget");
+  so->add_option("--max-calls", solve.max_calls, "backend calls per problem (0 = none)")->group("Budget");
+  so->add_option("--max-seconds", solve.max_seconds, "deadline per problem (0 = none)")->group("Budget");
+  so->add_option("--options", solve.options_json, "strategy options as a JSON object (flags override it)");
+  add_option_flags(so, solve);
+  auto* st = app.add_subcommand("strategies", "List the strategies with their default options");
+
   DemoArgs demo;
   auto* d = app.add_subcommand("demo", "Accuracy vs compute of every voting strategy on the simulated domain");
   d->add_option("--problems", demo.problems, "number of simulated problems")->capture_default_str();
@@ -54,6 +71,8 @@ int main(int argc, char** argv) {
   try {
     if (*g) return run_grade(grade);
     if (*v) return run_vote(vote);
+    if (*so) return run_solve(solve);
+    if (*st) return run_strategies();
     if (*d) return run_demo(demo);
     if (*r) return run_replay(replay);
   } catch (const ttsearch::Error& e) {

@@ -11,7 +11,8 @@
 ///   - calls: generator + verifier calls of this search;
 ///   - deadline: wall time since the search started, checked before each call.
 /// When a limit would be passed the search is told "stopped" and returns the best it has, with
-/// SearchResult::stop_reason naming the limit.
+/// SearchResult::stop_reason naming the limit. A search whose step was cut at a budget-lowered
+/// max_tokens also reports budget:generated_tokens, even if it then finished.
 #include <chrono>
 #include <cstdint>
 #include <optional>

@@ -117,7 +117,7 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
       SearchResult r = rs.task.take_result();
       r.strategy = rs.spec->strategy;
       r.seed = rs.spec->seed;
-      r.stop_reason = rs.ctx->stopped().value_or(StopReason::kCompleted);
+      r.stop_reason = rs.ctx->final_stop_reason();
       rs.ledger.total_seconds = detail::seconds_since(rs.started);
       r.ledger = rs.ledger;
       r.tree = rs.ctx->take_tree();
@@ -227,6 +227,10 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
               }
               if (std::isnan(step.logprob)) {
                 detail::fail_searches(observer, involved, "generator returned a NaN log-probability");
+              }
+              if (step.finish == FinishReason::kLength && step.num_tokens == req.params.max_tokens &&
+                  req.params.max_tokens < rs.ctx->generate_ops()[k].params.max_tokens) {
+                rs.ctx->note_limit(StopReason::kGeneratedTokens);  // cut by the budget, not by the caller's limit
               }
               rs.ledger.generated_tokens += step.num_tokens;
               call_tokens += step.num_tokens;

@@ -196,6 +196,14 @@ class SearchContext {
   void set_stopped(StopReason r) {
     if (!stopped_) stopped_ = r;
   }
+  /// A call went through but the budget shaped it (a step was cut at the lowered max_tokens).
+  void note_limit(StopReason r) {
+    if (!limited_) limited_ = r;
+  }
+  /// The stop reason of the finished search: a refused call, else a budget-shaped call, else completed.
+  [[nodiscard]] StopReason final_stop_reason() const noexcept {
+    return stopped_.value_or(limited_.value_or(StopReason::kCompleted));
+  }
   std::vector<Mark> take_marks() { return std::exchange(marks_, {}); }
   std::vector<NodeId> take_touched() { return std::exchange(touched_, {}); }
   /// Per-search counter of generate calls made, for deterministic request seeds.
@@ -208,6 +216,7 @@ class SearchContext {
   Rng rng_;
   std::uint64_t seed_;
   std::optional<StopReason> stopped_;
+  std::optional<StopReason> limited_;
   Pending pending_ = Pending::kNone;
   std::vector<GenerateOp> gen_ops_;
   std::vector<NodeId> score_ops_;

@@ -9,7 +9,8 @@
 ///   stack, score them, prune those whose value is below `value_threshold`, push the rest (best on
 ///   top), and backtrack when a state has no surviving child. Stops at the first finished path whose
 ///   value reaches the threshold (`stop_at_first`), when `max_states` thoughts were generated, or
-///   when the stack is empty. Answer: the best finished path (or a vote).
+///   when the stack is empty. Answer: the best finished path (or a vote); if none finished, the
+///   best unfinished state; if every thought fell below the threshold, no answer ("").
 #include "ttsearch/strategies/tree_common.hpp"
 
 namespace ttsearch {

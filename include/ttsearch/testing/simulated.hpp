@@ -7,7 +7,8 @@
 /// correct; the first slip makes the path wrong for good. A correct path ends with the reference
 /// answer; a wrong one with a distractor drawn with Zipf weights w_i ~ 1/(i+1)^skew, so wrong
 /// answers cluster the way real models' wrong answers do.
-/// Temperature T sharpens both choices: p_T = p^(1/T) / (p^(1/T) + (1-p)^(1/T)); T = 0 is greedy.
+/// Temperature T sharpens both choices: p_T = p^(1/T) / (p^(1/T) + (1-p)^(1/T)); T = 0 is greedy
+/// and depends on the prefix only (every sample of a greedy request is the same text).
 ///
 /// SimulatedGenerator honours stop strings (text-level, as vLLM does), max_tokens (finish
 /// "length") and seeds (continuation i of a request uses Rng(seed).split(i)); it depends on
@@ -172,8 +173,11 @@ class SimulatedGenerator {
       const double p = detail::sharpen(spec.acc, req.params.temperature);
       std::vector<Step> conts;
       conts.reserve(static_cast<std::size_t>(req.num_samples));
+      // Greedy decoding (T = 0) is a function of the prefix alone, as with a real model.
+      const std::uint64_t greedy_seed =
+          hash_bytes(prefix.data(), prefix.size(), hash_bytes(req.problem->id.data(), req.problem->id.size()));
       for (std::int32_t i = 0; i < req.num_samples; ++i) {
-        Rng rng = Rng(req.seed).split(static_cast<std::uint64_t>(i));
+        Rng rng = req.params.temperature <= 0.0 ? Rng(greedy_seed) : Rng(req.seed).split(static_cast<std::uint64_t>(i));
         conts.push_back(sample(spec, req.params, p, done_steps, wrong, finished, rng));
       }
       g.outputs.push_back(std::move(conts));

@@ -1,0 +1,176 @@
+#pragma once
+// `ttsearch solve`: run any strategy over a domain's problems with solve_batch, print accuracy
+// and the mean ledger, write the audit trace. Every option of every strategy is a flag
+// (--beam-width, --num-simulations, ...; sampling fields too: --temperature, --max-tokens, ...);
+// a flag the chosen strategy does not have is an error naming the strategy's options.
+#include <iostream>
+#include <map>
+#include <set>
+
+#include <CLI/CLI.hpp>
+#include <ttsearch/strategies/registry.hpp>
+#include <ttsearch/testing/simulated.hpp>
+#include <ttsearch/trace/jsonl.hpp>
+
+#include "progress.hpp"
+
+namespace ttsearch::cli {
+
+struct SolveArgs {
+  std::string domain = "simulated";
+  std::string strategy = "beam";
+  std::string trace;
+  std::int32_t problems = 100;
+  std::uint64_t seed = 0;
+  double prm_noise = 1.5;
+  std::int64_t max_generated_tokens = 0;
+  std::int64_t max_verifier_tokens = 0;
+  std::int64_t max_calls = 0;
+  double max_seconds = 0;
+  std::string options_json;
+  std::map<std::string, std::string> flags;  // option key -> value text, filled by CLI11
+};
+
+/// Every option key of every strategy, and the sampling fields.
+inline std::vector<std::string> all_option_keys() {
+  std::set<std::string> keys;
+  for (const auto& [_, e] : strategy_registry()) {
+    for (const auto& [k, v] : e.defaults.items()) {
+      if (k == "sampling") {
+        for (const auto& [sk, sv] : v.items()) keys.insert(sk);
+      } else {
+        keys.insert(k);
+      }
+    }
+  }
+  return {keys.begin(), keys.end()};
+}
+
+inline std::string flag_name(std::string key) {
+  for (char& c : key) if (c == '_') c = '-';
+  return "--" + key;
+}
+
+/// Registers one string flag per option key.
+inline void add_option_flags(CLI::App* app, SolveArgs& a) {
+  for (const auto& key : all_option_keys()) {
+    app->add_option_function<std::string>(flag_name(key), [&a, key](const std::string& v) { a.flags[key] = v; },
+                                           "strategy option (see `ttsearch strategies`)")
+        ->group("Strategy options");
+  }
+}
+
+/// A flag's text as JSON: a number, true/false, a JSON array/object, else a string.
+inline Json flag_value(const std::string& text) {
+  try {
+    return Json::parse(text);
+  } catch (const Json::exception&) {
+    return Json(text);
+  }
+}
+
+inline Json build_options(const StrategyEntry& e, const SolveArgs& a) {
+  Json opt = e.defaults;
+  if (!a.options_json.empty()) {
+    Json j;
+    try {
+      j = Json::parse(a.options_json);
+    } catch (const Json::exception& ex) {
+      throw InvalidArgument(fmt::format("--options is not valid JSON: {}", ex.what()));
+    }
+    TTSEARCH_REQUIRE(j.is_object(), "--options must be a JSON object");
+    for (const auto& [k, v] : j.items()) {
+      if (k == "sampling" && v.is_object()) {
+        for (const auto& [sk, sv] : v.items()) opt["sampling"][sk] = sv;
+      } else {
+        opt[k] = v;
+      }
+    }
+  }
+  for (const auto& [key, text] : a.flags) {
+    if (opt.contains(key) && key != "sampling") {
+      opt[key] = flag_value(text);
+    } else if (opt.contains("sampling") && opt["sampling"].contains(key)) {
+      Json v = flag_value(text);
+      if (key == "stop" && v.is_string()) v = Json::array({v});
+      opt["sampling"][key] = v;
+    } else {
+      std::vector<std::string> own;
+      for (const auto& [k, _] : e.defaults.items()) own.push_back(flag_name(k));
+      throw InvalidArgument(fmt::format("{} is not an option of strategy '{}' (its options: {})", flag_name(key), e.name,
+                                        fmt::join(own, ", ")));
+    }
+  }
+  return opt;
+}
+
+inline int run_solve(const SolveArgs& a) {
+  TTSEARCH_REQUIRE(a.domain == "simulated", "unknown domain '{}' (this build has: simulated)", a.domain);
+  TTSEARCH_REQUIRE(a.problems >= 1, "--problems must be >= 1 (got {})", a.problems);
+  const StrategyEntry& e = find_strategy(a.strategy);
+  const Json options = build_options(e, a);
+  Budget budget;
+  if (a.max_generated_tokens) budget.max_generated_tokens = a.max_generated_tokens;
+  if (a.max_verifier_tokens) budget.max_verifier_tokens = a.max_verifier_tokens;
+  if (a.max_calls) budget.max_calls = a.max_calls;
+  if (a.max_seconds) budget.max_wall_time = std::chrono::duration<double>(a.max_seconds);
+
+  testing::SimulatedTaskOptions task;
+  task.num_problems = a.problems;
+  task.seed = a.seed;
+  task.min_steps = 4;
+  task.max_steps = 8;
+  task.min_step_accuracy = 0.55;
+  task.max_step_accuracy = 0.95;
+  const auto problems = testing::make_simulated_problems(task);
+  std::vector<SearchSpec> specs;
+  for (std::size_t i = 0; i < problems.size(); ++i) specs.push_back(e.make(problems[i], options, budget, batch_seed(a.seed, i)));
+
+  testing::SimulatedGenerator gen;
+  testing::SimulatedPrm prm(testing::SimulatedPrmOptions{.noise = a.prm_noise, .good = 0.75, .bad = 0.25, .outcome = false, .seed = a.seed});
+  std::unique_ptr<JsonlAuditWriter> writer;
+  if (!a.trace.empty()) writer = std::make_unique<JsonlAuditWriter>(a.trace);
+  struct ProgressObserver final : Observer {
+    Progress bar;
+    explicit ProgressObserver(std::size_t n) : bar("solve", n) {}
+    void on_search_end(std::size_t, const SearchResult&) override { bar.tick(); }
+  } progress(problems.size());
+  ObserverList observers;
+  observers.add(progress);
+  if (writer) observers.add(*writer);
+  const auto results = run_searches(std::span<const SearchSpec>(specs), gen, prm, observers);
+
+  double correct = 0;
+  ComputeLedger total;
+  std::map<std::string, int> stops;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    correct += answer::equivalent_normalized(results[i].answer, *problems[i].reference) ? 1 : 0;
+    total += results[i].ledger;
+    stops[std::string(to_string(results[i].stop_reason))]++;
+  }
+  const double n = static_cast<double>(results.size());
+  std::cout << fmt::format("strategy {} on {} simulated problems (seed {}, PRM noise {})\n", e.name, results.size(), a.seed,
+                           a.prm_noise);
+  std::cout << fmt::format("options {}\n", options.dump());
+  std::cout << fmt::format("accuracy {:.1f}% ({} of {})\n", 100.0 * correct / n, static_cast<int>(correct), results.size());
+  std::cout << fmt::format(
+      "per problem: generated tokens {:.0f}, verifier tokens {:.0f}, prompt tokens {:.0f} ({:.0f} cached), "
+      "generator calls {:.1f}, verifier calls {:.1f}, nodes {:.0f}\n",
+      static_cast<double>(total.generated_tokens) / n, static_cast<double>(total.verifier_tokens) / n,
+      static_cast<double>(total.prompt_tokens) / n, static_cast<double>(total.cached_prompt_tokens) / n,
+      static_cast<double>(total.generator_calls) / n, static_cast<double>(total.verifier_calls) / n,
+      static_cast<double>(total.generated_steps) / n);
+  for (const auto& [reason, count] : stops) std::cout << fmt::format("stop reason {}: {}\n", reason, count);
+  if (writer) std::cout << fmt::format("trace written to {}\n", a.trace);
+  return 0;
+}
+
+inline int run_strategies() {
+  for (const auto& [name, e] : strategy_registry()) {
+    std::cout << fmt::format("{:<18} {}{}\n  defaults: {}\n", name, e.summary, e.uses_verifier ? "" : " (no verifier)",
+                             e.defaults.dump());
+  }
+  return 0;
+}
+
+}  // namespace ttsearch::cli
