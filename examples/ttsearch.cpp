@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   auto* st = app.add_subcommand("strategies", "List the strategies with their default options");
 
   DemoArgs demo;
-  auto* d = app.add_subcommand("demo", "Accuracy vs compute of every voting strategy on the simulated domain");
+  auto* d = app.add_subcommand("demo", "Accuracy vs compute of every strategy on the simulated domain");
   d->add_option("--problems", demo.problems, "number of simulated problems")->capture_default_str();
   d->add_option("--max-n", demo.max_n, "largest number of samples (n = 1, 2, 4, ...)")->capture_default_str();
   d->add_option("--seed", demo.seed, "seed")->capture_default_str();

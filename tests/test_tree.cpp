@@ -33,13 +33,24 @@ TEST_CASE("SearchTree builds paths root to leaf", "[core][tree]") {
   REQUIRE(p.text() == "A\n\nB\n\nD");
   REQUIRE(p.num_tokens() == 13);
   REQUIRE(p.is_complete());
-  REQUIRE(p.node_ids() == std::vector<NodeId>{a, b, d});
+  REQUIRE(std::vector<NodeId>(p.node_ids().begin(), p.node_ids().end()) == std::vector<NodeId>{a, b, d});
   std::string joined;
   for (const Step& s : p) joined += s.text;  // iterates by reference, root to leaf
   REQUIRE(joined == p.text());
   REQUIRE(&p[0] == &t.node(a).step);  // no copy of the step
   REQUIRE_FALSE(t.path(b).is_complete());
   REQUIRE(t.path(SearchTree::root()).empty());
+  REQUIRE(t.path_tokens(d) == 13);
+  // a path deeper than the inline buffer of PathView
+  NodeId deep = d;
+  for (int i = 0; i < 40; ++i) deep = t.add_child(deep, step("x", 1));
+  const PathView long_path = t.path(deep);
+  REQUIRE(long_path.size() == 43);
+  REQUIRE(long_path.num_tokens() == 53);
+  REQUIRE(long_path.text() == "A\n\nB\n\nD" + std::string(40, 'x'));
+  const PathView copy = long_path;  // copies keep their own ids
+  REQUIRE(copy[2].text == "D");
+  REQUIRE(copy.node_ids().back() == deep);
 }
 
 TEST_CASE("SearchTree rejects unknown node ids with a clear error", "[core][tree]") {

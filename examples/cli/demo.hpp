@@ -1,12 +1,12 @@
 #pragma once
-// `ttsearch demo`: accuracy against compute for every voting strategy on the simulated domain.
-// Each (strategy, n) cell solves every problem with solve_batch (one generator call and one
+// `ttsearch demo`: accuracy against compute for every strategy on the simulated domain.
+// Each (strategy, n) cell runs every problem's search in lockstep (one generator call and one
 // verifier call per round for all problems), prints accuracy and tokens per problem, writes a
 // CSV and, at the largest n, one audit trace per strategy.
 #include <filesystem>
 #include <iostream>
 
-#include <ttsearch/strategies/best_of_majority.hpp>
+#include <ttsearch/strategies/registry.hpp>
 #include <ttsearch/testing/simulated.hpp>
 #include <ttsearch/trace/jsonl.hpp>
 
@@ -26,24 +26,32 @@ struct DemoRow {
   std::string strategy;
   std::int32_t n;
   double accuracy, generated_tokens, verifier_tokens;
-  std::int64_t generator_calls;
 };
 
-template <class Options>
-DemoRow demo_cell(const std::string& name, const Options& opt, std::span<const Problem> problems, std::uint64_t seed,
-                  double noise, Observer* trace) {
+/// The options of `strategy` at size n ("samples-equivalent": n samples, n beams, width n, n simulations).
+inline Json demo_options(const std::string& strategy, std::int32_t n) {
+  if (strategy == "beam" || strategy == "dvts") return Json{{"n", n}, {"beam_width", std::min(n, 4)}};
+  if (strategy == "rebase") return Json{{"width", n}};
+  if (strategy == "mcts") return Json{{"num_simulations", n}, {"expansion_width", 2}};
+  return Json{{"n", n}};
+}
+
+inline DemoRow demo_cell(const std::string& name, std::int32_t n, std::span<const Problem> problems, std::uint64_t seed,
+                         double noise, Observer* trace) {
+  const StrategyEntry& e = find_strategy(name);
   testing::SimulatedGenerator gen;
   testing::SimulatedPrm prm(testing::SimulatedPrmOptions{.noise = noise, .good = 0.75, .bad = 0.25, .outcome = false, .seed = seed});
+  std::vector<SearchSpec> specs;
+  for (std::size_t i = 0; i < problems.size(); ++i) specs.push_back(e.make(problems[i], demo_options(name, n), Budget{}, batch_seed(seed, i)));
   NullObserver none;
-  const auto results = trace ? solve_batch(problems, gen, prm, opt, Budget{}, *trace, seed)
-                             : solve_batch(problems, gen, prm, opt, Budget{}, none, seed);
-  DemoRow row{name, opt.n, 0, 0, 0, 0};
+  const auto results = trace ? run_searches(std::span<const SearchSpec>(specs), gen, prm, *trace)
+                             : run_searches(std::span<const SearchSpec>(specs), gen, prm, none);
+  DemoRow row{name, n, 0, 0, 0};
   for (std::size_t i = 0; i < problems.size(); ++i) {
     const auto& r = results[i];
     row.accuracy += answer::equivalent_normalized(r.answer, *problems[i].reference) ? 1 : 0;
     row.generated_tokens += static_cast<double>(r.ledger.generated_tokens);
     row.verifier_tokens += static_cast<double>(r.ledger.verifier_tokens);
-    row.generator_calls = r.ledger.generator_calls;
   }
   const auto np = static_cast<double>(problems.size());
   row.accuracy /= np;
@@ -67,18 +75,15 @@ inline int run_demo(const DemoArgs& a) {
 
   std::vector<std::int32_t> ns;
   for (std::int32_t n = 1; n <= a.max_n; n *= 2) ns.push_back(n);
-  const std::vector<std::string> strategies = {"best-of-n", "majority", "weighted-majority", "best-of-majority"};
+  const std::vector<std::string> strategies = {"best-of-n", "majority", "weighted-majority", "best-of-majority",
+                                               "beam", "dvts", "rebase", "mcts"};
   std::vector<DemoRow> rows;
   Progress progress("demo (simulated domain)", strategies.size() * ns.size());
   for (const auto& name : strategies) {
     for (std::int32_t n : ns) {
       std::unique_ptr<JsonlAuditWriter> trace;
       if (n == ns.back()) trace = std::make_unique<JsonlAuditWriter>((std::filesystem::path(a.out_dir) / (name + ".trace.jsonl")).string());
-      Observer* obs = trace.get();
-      if (name == "best-of-n") rows.push_back(demo_cell(name, BestOfNOptions{.n = n}, problems, a.seed, a.prm_noise, obs));
-      if (name == "majority") rows.push_back(demo_cell(name, MajorityVoteOptions{.n = n}, problems, a.seed, a.prm_noise, obs));
-      if (name == "weighted-majority") rows.push_back(demo_cell(name, WeightedMajorityOptions{.n = n}, problems, a.seed, a.prm_noise, obs));
-      if (name == "best-of-majority") rows.push_back(demo_cell(name, BestOfMajorityOptions{.n = n}, problems, a.seed, a.prm_noise, obs));
+      rows.push_back(demo_cell(name, n, problems, a.seed, a.prm_noise, trace.get()));
       progress.tick();
     }
   }

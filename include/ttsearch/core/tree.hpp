@@ -6,7 +6,9 @@
 /// intrusive first-child / next-sibling links so a node costs no per-node allocation besides its
 /// step text and scores.
 #include <cstdint>
+#include <array>
 #include <iterator>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -79,13 +81,13 @@ class PathView {
   };
 
   [[nodiscard]] iterator begin() const { return {this, 0}; }
-  [[nodiscard]] iterator end() const { return {this, ids_.size()}; }
-  [[nodiscard]] std::size_t size() const noexcept { return ids_.size(); }
-  [[nodiscard]] bool empty() const noexcept { return ids_.empty(); }
+  [[nodiscard]] iterator end() const { return {this, size_}; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
   [[nodiscard]] const Step& operator[](std::size_t i) const;
-  [[nodiscard]] const Step& back() const { return (*this)[ids_.size() - 1]; }
+  [[nodiscard]] const Step& back() const { return (*this)[size_ - 1]; }
   /// Node ids root-child first, leaf last (the root itself is not included).
-  [[nodiscard]] const std::vector<NodeId>& node_ids() const noexcept { return ids_; }
+  [[nodiscard]] std::span<const NodeId> node_ids() const noexcept { return {ids(), size_}; }
   [[nodiscard]] NodeId leaf() const noexcept { return leaf_; }
   [[nodiscard]] const SearchTree* tree() const noexcept { return tree_; }
   /// The concatenated text of every step.
@@ -96,9 +98,14 @@ class PathView {
   [[nodiscard]] bool is_complete() const { return !empty() && back().is_final(); }
 
  private:
+  /// Paths up to kInline steps keep their ids inline (no allocation); deeper ones on the heap.
+  static constexpr std::size_t kInline = 24;
+  [[nodiscard]] const NodeId* ids() const noexcept { return size_ <= kInline ? inline_.data() : heap_.data(); }
   const SearchTree* tree_ = nullptr;
   NodeId leaf_ = kNoNode;
-  std::vector<NodeId> ids_;
+  std::size_t size_ = 0;
+  std::array<NodeId, kInline> inline_{};
+  std::vector<NodeId> heap_;
 };
 
 class SearchTree {
@@ -143,6 +150,13 @@ class SearchTree {
   /// The path from the root to `leaf`.
   [[nodiscard]] PathView path(NodeId leaf) const { return PathView(this, leaf); }
 
+  /// Generated tokens on the path from the root to `leaf` (walks the parents; no allocation).
+  [[nodiscard]] std::int64_t path_tokens(NodeId leaf) const {
+    std::int64_t n = 0;
+    for (NodeId id = leaf; id > 0; id = node(id).parent) n += node(id).step.num_tokens;
+    return n;
+  }
+
   /// The children of `id`, in insertion order.
   [[nodiscard]] std::vector<NodeId> children(NodeId id) const {
     std::vector<NodeId> out;
@@ -170,16 +184,18 @@ class SearchTree {
 inline PathView::PathView(const SearchTree* tree, NodeId leaf) : tree_(tree), leaf_(leaf) {
   TTSEARCH_CHECK(tree != nullptr, "PathView needs a tree");
   const Node& n = tree->node(leaf);
-  ids_.resize(static_cast<std::size_t>(n.depth));
+  size_ = static_cast<std::size_t>(n.depth);
+  if (size_ > kInline) heap_.resize(size_);
+  NodeId* out = size_ <= kInline ? inline_.data() : heap_.data();
   NodeId cur = leaf;
-  for (std::size_t i = ids_.size(); i-- > 0;) {
-    ids_[i] = cur;
+  for (std::size_t i = size_; i-- > 0;) {
+    out[i] = cur;
     cur = tree->node(cur).parent;
   }
 }
 
 inline const Step& PathView::operator[](std::size_t i) const {
-  return tree_->node(ids_[i]).step;
+  return tree_->node(ids()[i]).step;
 }
 inline PathView::iterator::reference PathView::iterator::operator*() const { return (*view_)[i_]; }
 

@@ -56,7 +56,9 @@ struct RunningSearch {
 
 template <class O>
 void emit_marks(O& obs, std::size_t s, RunningSearch& rs) {
-  for (auto& m : rs.ctx->take_marks()) obs.on_node_marked(s, rs.ctx->tree(), m.id, m.flag, m.reason);
+  for (const auto& m : rs.ctx->take_marks()) {
+    obs.on_node_marked(s, rs.ctx->tree(), m.id, m.flag, rs.ctx->tree().node(m.id).reason);
+  }
   auto touched = rs.ctx->take_touched();
   if (!touched.empty()) {
     std::sort(touched.begin(), touched.end());
@@ -268,7 +270,7 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
         waiting.push_back(s);
         const auto& leaves = rs.ctx->score_ops();
         std::int64_t estimate = 0;
-        for (NodeId id : leaves) estimate += rs.ctx->tree().path(id).num_tokens();
+        for (NodeId id : leaves) estimate += rs.ctx->tree().path_tokens(id);
         if (auto why = check_verify(rs.spec->budget, rs.ledger, detail::seconds_since(rs.started), estimate)) {
           stop(s, *why);
           continue;
@@ -314,7 +316,7 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
                                       fmt::format("verifier returned a non-finite score ({}) for path {} step {}", sc[j], r, j));
               }
             }
-            const std::int64_t tokens = out.tokens.empty() ? score_requests[r].path.num_tokens() : out.tokens[r];
+            const std::int64_t tokens = out.tokens.empty() ? rs.ctx->tree().path_tokens(id) : out.tokens[r];
             rs.ledger.verifier_tokens += tokens;
             call_tokens += tokens;
             rs.ledger.scored_paths += 1;

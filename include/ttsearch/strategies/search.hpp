@@ -165,8 +165,8 @@ class SearchContext {
   void mark(NodeId id, NodeFlag flag, std::string reason = {}) {
     Node& n = tree_.node(id);
     n.flags |= flag;
-    if (!reason.empty()) n.reason = reason;
-    marks_.push_back({id, flag, std::move(reason)});
+    if (!reason.empty()) n.reason = std::move(reason);
+    marks_.push_back({id, flag});
   }
 
   /// Records that a node's visits / value_sum changed; the driver emits it as an event.
@@ -186,8 +186,7 @@ class SearchContext {
   // ---- driver side -------------------------------------------------------------------------
   struct Mark {
     NodeId id;
-    NodeFlag flag;
-    std::string reason;
+    NodeFlag flag;  ///< the reason is the node's `reason`
   };
   [[nodiscard]] Pending pending() const noexcept { return pending_; }
   [[nodiscard]] const std::vector<GenerateOp>& generate_ops() const noexcept { return gen_ops_; }
