@@ -7,10 +7,10 @@
 #include <iostream>
 
 #include <ttsearch/strategies/registry.hpp>
-#include <ttsearch/testing/simulated.hpp>
 #include <ttsearch/trace/jsonl.hpp>
 
 #include "progress.hpp"
+#include "simulated_domain.hpp"
 
 namespace ttsearch::cli {
 
@@ -40,21 +40,18 @@ inline DemoRow demo_cell(const std::string& name, std::int32_t n, std::span<cons
                          double noise, Observer* trace) {
   const StrategyEntry& e = find_strategy(name);
   testing::SimulatedGenerator gen;
-  testing::SimulatedPrm prm(testing::SimulatedPrmOptions{.noise = noise, .good = 0.75, .bad = 0.25, .outcome = false, .seed = seed});
+  auto prm = simulated_prm(noise, seed);
   std::vector<SearchSpec> specs;
   for (std::size_t i = 0; i < problems.size(); ++i) specs.push_back(e.make(problems[i], demo_options(name, n), Budget{}, batch_seed(seed, i)));
   NullObserver none;
   const auto results = trace ? run_searches(std::span<const SearchSpec>(specs), gen, prm, *trace)
                              : run_searches(std::span<const SearchSpec>(specs), gen, prm, none);
-  DemoRow row{name, n, 0, 0, 0};
-  for (std::size_t i = 0; i < problems.size(); ++i) {
-    const auto& r = results[i];
-    row.accuracy += answer::equivalent_normalized(r.answer, *problems[i].reference) ? 1 : 0;
+  DemoRow row{name, n, accuracy(results, problems), 0, 0};
+  for (const auto& r : results) {
     row.generated_tokens += static_cast<double>(r.ledger.generated_tokens);
     row.verifier_tokens += static_cast<double>(r.ledger.verifier_tokens);
   }
   const auto np = static_cast<double>(problems.size());
-  row.accuracy /= np;
   row.generated_tokens /= np;
   row.verifier_tokens /= np;
   return row;
@@ -63,14 +60,7 @@ inline DemoRow demo_cell(const std::string& name, std::int32_t n, std::span<cons
 inline int run_demo(const DemoArgs& a) {
   TTSEARCH_REQUIRE(a.problems >= 1, "--problems must be >= 1 (got {})", a.problems);
   TTSEARCH_REQUIRE(a.max_n >= 1, "--max-n must be >= 1 (got {})", a.max_n);
-  testing::SimulatedTaskOptions task;
-  task.num_problems = a.problems;
-  task.seed = a.seed;
-  task.min_step_accuracy = 0.55;
-  task.max_step_accuracy = 0.95;
-  task.min_steps = 4;
-  task.max_steps = 8;
-  const auto problems = testing::make_simulated_problems(task);
+  const auto problems = simulated_problems(a.problems, a.seed);
   std::filesystem::create_directories(a.out_dir);
 
   std::vector<std::int32_t> ns;

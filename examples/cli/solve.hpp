@@ -9,10 +9,10 @@
 
 #include <CLI/CLI.hpp>
 #include <ttsearch/strategies/registry.hpp>
-#include <ttsearch/testing/simulated.hpp>
 #include <ttsearch/trace/jsonl.hpp>
 
 #include "progress.hpp"
+#include "simulated_domain.hpp"
 
 namespace ttsearch::cli {
 
@@ -115,19 +115,12 @@ inline int run_solve(const SolveArgs& a) {
   if (a.max_calls) budget.max_calls = a.max_calls;
   if (a.max_seconds) budget.max_wall_time = std::chrono::duration<double>(a.max_seconds);
 
-  testing::SimulatedTaskOptions task;
-  task.num_problems = a.problems;
-  task.seed = a.seed;
-  task.min_steps = 4;
-  task.max_steps = 8;
-  task.min_step_accuracy = 0.55;
-  task.max_step_accuracy = 0.95;
-  const auto problems = testing::make_simulated_problems(task);
+  const auto problems = simulated_problems(a.problems, a.seed);
   std::vector<SearchSpec> specs;
   for (std::size_t i = 0; i < problems.size(); ++i) specs.push_back(e.make(problems[i], options, budget, batch_seed(a.seed, i)));
 
   testing::SimulatedGenerator gen;
-  testing::SimulatedPrm prm(testing::SimulatedPrmOptions{.noise = a.prm_noise, .good = 0.75, .bad = 0.25, .outcome = false, .seed = a.seed});
+  auto prm = simulated_prm(a.prm_noise, a.seed);
   std::unique_ptr<JsonlAuditWriter> writer;
   if (!a.trace.empty()) writer = std::make_unique<JsonlAuditWriter>(a.trace);
   struct ProgressObserver final : Observer {
@@ -140,19 +133,18 @@ inline int run_solve(const SolveArgs& a) {
   if (writer) observers.add(*writer);
   const auto results = run_searches(std::span<const SearchSpec>(specs), gen, prm, observers);
 
-  double correct = 0;
+  const double correct = accuracy(results, problems) * static_cast<double>(results.size());
   ComputeLedger total;
   std::map<std::string, int> stops;
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    correct += answer::equivalent_normalized(results[i].answer, *problems[i].reference) ? 1 : 0;
-    total += results[i].ledger;
-    stops[std::string(to_string(results[i].stop_reason))]++;
+  for (const auto& r : results) {
+    total += r.ledger;
+    stops[std::string(to_string(r.stop_reason))]++;
   }
   const double n = static_cast<double>(results.size());
   std::cout << fmt::format("strategy {} on {} simulated problems (seed {}, PRM noise {})\n", e.name, results.size(), a.seed,
                            a.prm_noise);
   std::cout << fmt::format("options {}\n", options.dump());
-  std::cout << fmt::format("accuracy {:.1f}% ({} of {})\n", 100.0 * correct / n, static_cast<int>(correct), results.size());
+  std::cout << fmt::format("accuracy {:.1f}% ({} of {})\n", 100.0 * correct / n, std::lround(correct), results.size());
   std::cout << fmt::format(
       "per problem: generated tokens {:.0f}, verifier tokens {:.0f}, prompt tokens {:.0f} ({:.0f} cached), "
       "generator calls {:.1f}, verifier calls {:.1f}, nodes {:.0f}\n",
