@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ pkg-config
-  libfmt-dev libeigen3-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
+  libfmt-dev libeigen3-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
   catch2 libbenchmark-dev
 )
 if [[ "${1:-}" != "--no-torch" ]]; then
