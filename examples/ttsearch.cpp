@@ -9,6 +9,9 @@
 #include "cli/replay.hpp"
 #include "cli/solve.hpp"
 #include "cli/vote.hpp"
+#ifdef TTSEARCH_CLI_HAVE_TORCH
+#include "cli/tokenize.hpp"
+#endif
 
 int main(int argc, char** argv) {
   using namespace ttsearch::cli;
@@ -67,6 +70,20 @@ int main(int argc, char** argv) {
   r->add_option("--trace", replay.trace, "audit trace (JSONL)")->required();
   r->add_flag("-v,--verbose", replay.verbose, "print every search, not only mismatches");
 
+#ifdef TTSEARCH_CLI_HAVE_TORCH
+  TokenizeArgs tokenize;
+  auto* tk = app.add_subcommand("tokenize", "Encode JSONL {\"text\"} lines with a tokenizer.json (adds \"ids\"), or --decode");
+  tk->add_option("--tokenizer", tokenize.tokenizer, "tokenizer.json")->required();
+  tk->add_option("-i,--input", tokenize.input, "JSONL input ('-' = stdin)")->capture_default_str();
+  tk->add_option("-o,--output", tokenize.output, "JSONL output ('-' = stdout)")->capture_default_str();
+  tk->add_option("--text-field", tokenize.text_field, "field holding the text")->capture_default_str();
+  tk->add_option("--ids-field", tokenize.ids_field, "field holding the ids")->capture_default_str();
+  tk->add_flag("--decode", tokenize.decode, "decode ids into text instead");
+  tk->add_flag("--add-special-tokens", tokenize.add_special_tokens, "add the post-processor's BOS/EOS");
+  tk->add_flag("--skip-special-tokens", tokenize.skip_special_tokens, "drop special tokens when decoding");
+  tk->add_flag("--keep-going", tokenize.keep_going, "skip malformed lines (exit code 2 at the end)");
+#endif
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*g) return run_grade(grade);
@@ -75,6 +92,9 @@ int main(int argc, char** argv) {
     if (*st) return run_strategies();
     if (*d) return run_demo(demo);
     if (*r) return run_replay(replay);
+#ifdef TTSEARCH_CLI_HAVE_TORCH
+    if (*tk) return run_tokenize(tokenize);
+#endif
   } catch (const ttsearch::Error& e) {
     std::cerr << "ttsearch: error: " << e.what() << '\n';
     return 2;

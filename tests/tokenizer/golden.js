@@ -1,6 +1,6 @@
 // Encodes test strings with Hugging Face's own tokenizers library (npm "tokenizers") and writes
 // golden ids: one JSON line {"text", "ids", "ids_special", "decoded"} per string.
-// Usage: node tests/tokenizer/golden.js TOKENIZER_JSON OUT_JSONL [COUNT]
+// Usage: node tests/tokenizer/golden.js TOKENIZER_JSON OUT_JSONL [COUNT] [SEED]
 // (needs `npm install tokenizers@0.23.2` in a folder on NODE_PATH or above this one)
 const { Tokenizer } = require("tokenizers");
 const fs = require("fs");
@@ -50,9 +50,9 @@ function randomStrings(count, seed) {
 }
 
 async function main() {
-  const [file, outPath, countArg] = process.argv.slice(2);
+  const [file, outPath, countArg, seedArg] = process.argv.slice(2);
   const tok = Tokenizer.fromFile(file);
-  const strings = hand.concat(randomStrings(Number(countArg || 2000), 7));
+  const strings = hand.concat(randomStrings(Number(countArg || 2000), Number(seedArg || 7)));
   const lines = [];
   for (const text of strings) {
     const plain = await tok.encode(text, null, { addSpecialTokens: false });
