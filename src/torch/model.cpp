@@ -1,0 +1,198 @@
+#include "model.hpp"
+
+#include <cstring>
+
+#include "ttsearch/core/error.hpp"
+#include "ttsearch/torch/safetensors.hpp"
+
+namespace ttsearch::torch::detail {
+
+namespace nn = ::torch::nn;
+
+RMSNormImpl::RMSNormImpl(std::int64_t dim, double e) : eps(e) { weight = register_parameter("weight", ::torch::ones({dim})); }
+
+at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
+  const auto dtype = x.scalar_type();
+  auto h = x.to(at::kFloat);
+  h = h * at::rsqrt(h.pow(2).mean(-1, true) + eps);
+  return h.to(dtype) * weight;  // cast back, then scale (HF order)
+}
+
+AttentionImpl::AttentionImpl(const ModelConfig& c)
+    : heads(c.num_attention_heads), kv_heads(c.num_key_value_heads), head_dim(c.head_dim), rotary_dim(c.rotary_dim()) {
+  q_proj = register_module("q_proj", nn::Linear(nn::LinearOptions(c.hidden_size, heads * head_dim).bias(c.qkv_bias)));
+  k_proj = register_module("k_proj", nn::Linear(nn::LinearOptions(c.hidden_size, kv_heads * head_dim).bias(c.qkv_bias)));
+  v_proj = register_module("v_proj", nn::Linear(nn::LinearOptions(c.hidden_size, kv_heads * head_dim).bias(c.qkv_bias)));
+  o_proj = register_module("o_proj", nn::Linear(nn::LinearOptions(heads * head_dim, c.hidden_size).bias(c.o_bias)));
+}
+
+namespace {
+
+/// Half-split ("NeoX") rotation of the first rotary_dim features: x*cos + rotate_half(x)*sin.
+at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, std::int64_t rotary_dim) {
+  const auto rot = x.narrow(-1, 0, rotary_dim);
+  const auto half = rotary_dim / 2;
+  const auto rotated = at::cat({-rot.narrow(-1, half, half), rot.narrow(-1, 0, half)}, -1);
+  auto out = rot * cos + rotated * sin;
+  if (rotary_dim == x.size(-1)) return out;
+  return at::cat({out, x.narrow(-1, rotary_dim, x.size(-1) - rotary_dim)}, -1);
+}
+
+}  // namespace
+
+at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& allowed,
+                                  LayerKV* kv) {
+  const auto B = x.size(0), T = x.size(1);
+  auto q = q_proj(x).view({B, T, heads, head_dim}).transpose(1, 2);
+  auto k = k_proj(x).view({B, T, kv_heads, head_dim}).transpose(1, 2);
+  auto v = v_proj(x).view({B, T, kv_heads, head_dim}).transpose(1, 2);
+  const auto c = cos.unsqueeze(1), s = sin.unsqueeze(1);  // [B,1,T,rd]
+  q = rope(q, c, s, rotary_dim);
+  k = rope(k, c, s, rotary_dim);
+  if (kv) {
+    if (kv->k.defined()) {
+      k = at::cat({kv->k, k}, 2);
+      v = at::cat({kv->v, v}, 2);
+    }
+    kv->k = k;
+    kv->v = v;
+  }
+  const auto rep = heads / kv_heads;
+  if (rep > 1) {  // GQA: query head h reads kv head h / rep
+    k = k.repeat_interleave(rep, 1);
+    v = v.repeat_interleave(rep, 1);
+  }
+  auto scores = at::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));
+  scores = scores.masked_fill(allowed.logical_not(), std::numeric_limits<float>::lowest());
+  const auto probs = at::softmax(scores, -1).to(v.scalar_type());
+  const auto out = at::matmul(probs, v).transpose(1, 2).reshape({B, T, heads * head_dim});
+  return o_proj(out);
+}
+
+MlpImpl::MlpImpl(const ModelConfig& c) {
+  gate_proj = register_module("gate_proj", nn::Linear(nn::LinearOptions(c.hidden_size, c.intermediate_size).bias(c.mlp_bias)));
+  up_proj = register_module("up_proj", nn::Linear(nn::LinearOptions(c.hidden_size, c.intermediate_size).bias(c.mlp_bias)));
+  down_proj = register_module("down_proj", nn::Linear(nn::LinearOptions(c.intermediate_size, c.hidden_size).bias(c.mlp_bias)));
+}
+
+at::Tensor MlpImpl::forward(const at::Tensor& x) { return down_proj(at::silu(gate_proj(x)) * up_proj(x)); }
+
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  self_attn = register_module("self_attn", Attention(c));
+  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  mlp = register_module("mlp", Mlp(c));
+}
+
+at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& allowed,
+                                     LayerKV* kv) {
+  const auto h = x + self_attn(input_layernorm(x), cos, sin, allowed, kv);
+  return h + mlp(post_attention_layernorm(h));
+}
+
+BackboneImpl::BackboneImpl(const ModelConfig& c) {
+  embed_tokens = register_module("embed_tokens", nn::Embedding(c.vocab_size, c.hidden_size));
+  layers = register_module("layers", nn::ModuleList());
+  for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(DecoderLayer(c));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+TransformerImpl::TransformerImpl(const ModelConfig& c) : config(c) {
+  model = register_module("model", Backbone(c));
+  switch (c.head) {
+    case ModelHead::kCausalLM:
+      lm_head = register_module("lm_head", nn::Linear(nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
+      break;
+    case ModelHead::kProcessReward:
+      score = register_module("score", nn::Sequential(nn::Linear(c.hidden_size, c.hidden_size), nn::ReLU(),
+                                                      nn::Linear(c.hidden_size, c.num_labels)));
+      break;
+    case ModelHead::kSequenceClassification:
+      score_linear = register_module("score", nn::Linear(nn::LinearOptions(c.hidden_size, c.num_labels).bias(false)));
+      break;
+  }
+  const auto f = rope_inv_freq(c);
+  // a plain member, not a buffer: Module::to(dtype) must not round the RoPE frequencies
+  inv_freq = at::tensor(std::vector<float>(f.begin(), f.end()), at::kFloat);
+}
+
+at::Tensor TransformerImpl::hidden(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& key_mask, KVCache* cache) {
+  const auto B = ids.size(0), T = ids.size(1);
+  const auto past = cache ? cache->length() : 0;
+  TTSEARCH_CHECK(key_mask.size(0) == B && key_mask.size(1) == past + T, "key_mask must be [B, past + T] = [{}, {}]", B, past + T);
+  auto x = model->embed_tokens(ids);
+  // RoPE tables for these positions, in fp32, then cast to the activation dtype
+  const auto freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq.to(positions.device());  // [B,T,rd/2]
+  const auto emb = at::cat({freqs, freqs}, -1);
+  const auto cos = emb.cos().to(x.scalar_type()), sin = emb.sin().to(x.scalar_type());
+  // query i sits at cache index past + i: it may read keys j <= past + i that are not padding
+  const auto j = at::arange(past + T, ids.options().dtype(at::kLong));
+  const auto i = at::arange(T, ids.options().dtype(at::kLong)).unsqueeze(-1) + past;
+  const auto causal = j.unsqueeze(0) <= i;                                          // [T,S]
+  const auto allowed = causal.unsqueeze(0).unsqueeze(0) & key_mask.to(at::kBool).unsqueeze(1).unsqueeze(1);  // [B,1,T,S]
+  if (cache && cache->layers.empty()) cache->layers.resize(static_cast<std::size_t>(config.num_hidden_layers));
+  for (std::size_t l = 0; l < model->layers->size(); ++l) {
+    x = model->layers[l]->as<DecoderLayer>()->forward(x, cos, sin, allowed, cache ? &cache->layers[l] : nullptr);
+  }
+  return model->norm(x);
+}
+
+at::Tensor TransformerImpl::lm_logits(const at::Tensor& h) {
+  TTSEARCH_REQUIRE(lm_head, "this model ({}) has no language-model head", config.architecture);
+  return lm_head(h).to(at::kFloat);
+}
+
+at::Tensor TransformerImpl::score_logits(const at::Tensor& h) {
+  if (score) return score->forward(h).to(at::kFloat);
+  TTSEARCH_REQUIRE(score_linear, "this model ({}) has no score head", config.architecture);
+  return score_linear(h).to(at::kFloat);
+}
+
+at::ScalarType parse_scalar_type(const std::string& name) {
+  if (name == "float32" || name == "fp32") return at::kFloat;
+  if (name == "bfloat16" || name == "bf16") return at::kBFloat16;
+  if (name == "float16" || name == "fp16") return at::kHalf;
+  throw InvalidArgument(fmt::format("unknown dtype '{}' (expected float32, bfloat16 or float16)", name));
+}
+
+namespace {
+
+at::Tensor to_tensor(const TensorView& t) {
+  at::ScalarType st;
+  switch (t.dtype) {
+    case DType::kF32: st = at::kFloat; break;
+    case DType::kBF16: st = at::kBFloat16; break;
+    case DType::kF16: st = at::kHalf; break;
+    case DType::kF64: st = at::kDouble; break;
+    default: throw InvalidArgument(fmt::format("tensor \"{}\" has dtype {}, not a float type a weight can have", t.name, dtype_name(t.dtype)));
+  }
+  // copy out of the map (also handles unaligned data); the model owns its weights
+  auto out = at::empty(t.shape, at::TensorOptions().dtype(st));
+  if (!t.bytes.empty()) std::memcpy(out.data_ptr(), t.bytes.data(), t.bytes.size());
+  return out;
+}
+
+}  // namespace
+
+Transformer load_transformer(const std::string& dir, const ModelConfig& c, at::ScalarType dtype, const at::Device& device) {
+  const Checkpoint ckpt = Checkpoint::open(dir);
+  Transformer m(c);
+  ::torch::NoGradGuard no_grad;
+  for (auto& p : m->named_parameters(true)) {
+    std::string name = p.key();
+    if (name == "lm_head.weight" && !ckpt.contains(name) && c.tie_word_embeddings) name = "model.embed_tokens.weight";
+    if (!ckpt.contains(name)) throw InvalidArgument(fmt::format("{}: the checkpoint has no tensor \"{}\"", dir, p.key()));
+    const TensorView t = ckpt.get(name);
+    if (t.shape != p.value().sizes().vec()) {
+      throw InvalidArgument(fmt::format("{}: tensor \"{}\" has shape [{}] but the config implies [{}]", dir, name,
+                                        fmt::join(t.shape, ", "), fmt::join(p.value().sizes().vec(), ", ")));
+    }
+    p.value().copy_(to_tensor(t));
+  }
+  m->to(device, dtype);
+  m->inv_freq = m->inv_freq.to(device);  // RoPE tables stay fp32
+  m->eval();
+  return m;
+}
+
+}  // namespace ttsearch::torch::detail

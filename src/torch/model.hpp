@@ -1,0 +1,106 @@
+#pragma once
+// Internal: the decoder-only transformer (Llama / Qwen2 / Mistral) in libtorch. Parameter names
+// match Hugging Face's, so loading is a name-by-name copy. Not installed; public code uses
+// ttsearch/torch/model.hpp.
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "ttsearch/torch/config.hpp"
+
+// TORCH_MODULE names torch::nn unqualified, which inside ttsearch::torch finds this namespace.
+#define TTSEARCH_TORCH_MODULE(Name)                                  \
+  class Name : public ::torch::nn::ModuleHolder<Name##Impl> {        \
+   public:                                                           \
+    using ::torch::nn::ModuleHolder<Name##Impl>::ModuleHolder;       \
+    using Impl = Name##Impl;                                         \
+  }
+
+namespace ttsearch::torch::detail {
+
+/// Keys and values of one layer: [B, num_key_value_heads, S, head_dim].
+struct LayerKV {
+  at::Tensor k, v;
+};
+
+/// A dense KV cache for one batch (prefix sharing comes from the runtime's prefix cache).
+struct KVCache {
+  std::vector<LayerKV> layers;
+  [[nodiscard]] std::int64_t length() const { return layers.empty() || !layers[0].k.defined() ? 0 : layers[0].k.size(2); }
+};
+
+class RMSNormImpl : public ::torch::nn::Module {
+ public:
+  RMSNormImpl(std::int64_t dim, double eps);
+  at::Tensor forward(const at::Tensor& x);
+  at::Tensor weight;
+  double eps;
+};
+TTSEARCH_TORCH_MODULE(RMSNorm);
+
+class AttentionImpl : public ::torch::nn::Module {
+ public:
+  explicit AttentionImpl(const ModelConfig& c);
+  /// x [B,T,H]; cos/sin [B,T,rotary_dim]; allowed [B,1,T,S] bool. Appends to `kv` when given.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& allowed, LayerKV* kv);
+  ::torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  std::int64_t heads, kv_heads, head_dim, rotary_dim;
+};
+TTSEARCH_TORCH_MODULE(Attention);
+
+class MlpImpl : public ::torch::nn::Module {
+ public:
+  explicit MlpImpl(const ModelConfig& c);
+  at::Tensor forward(const at::Tensor& x);
+  ::torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TTSEARCH_TORCH_MODULE(Mlp);
+
+class DecoderLayerImpl : public ::torch::nn::Module {
+ public:
+  explicit DecoderLayerImpl(const ModelConfig& c);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& allowed, LayerKV* kv);
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  Attention self_attn{nullptr};
+  Mlp mlp{nullptr};
+};
+TTSEARCH_TORCH_MODULE(DecoderLayer);
+
+class BackboneImpl : public ::torch::nn::Module {
+ public:
+  explicit BackboneImpl(const ModelConfig& c);
+  ::torch::nn::Embedding embed_tokens{nullptr};
+  ::torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+};
+TTSEARCH_TORCH_MODULE(Backbone);
+
+/// The whole model: "model.*" backbone plus the head the config names (lm_head, or the PRM /
+/// classifier "score" head).
+class TransformerImpl : public ::torch::nn::Module {
+ public:
+  explicit TransformerImpl(const ModelConfig& c);
+  /// ids, positions [B,T] int64; key_mask [B, past + T] bool (false = padding). Returns the final
+  /// hidden states [B,T,H] (after model.norm). Appends this step's keys and values to `cache`.
+  at::Tensor hidden(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& key_mask, KVCache* cache);
+  /// lm_head over hidden states [..., H] -> [..., V] in fp32.
+  at::Tensor lm_logits(const at::Tensor& hidden);
+  /// The score head over hidden states [..., H] -> [..., num_labels] in fp32.
+  at::Tensor score_logits(const at::Tensor& hidden);
+
+  ModelConfig config;
+  Backbone model{nullptr};
+  ::torch::nn::Linear lm_head{nullptr};
+  ::torch::nn::Sequential score{nullptr};       // PRM: Linear(H,H), ReLU, Linear(H,labels)
+  ::torch::nn::Linear score_linear{nullptr};    // sequence classification: Linear(H,labels) without bias
+  at::Tensor inv_freq;                          // [rotary_dim/2] fp32
+};
+TTSEARCH_TORCH_MODULE(Transformer);
+
+/// Builds the model for `c` and loads every parameter from the checkpoint folder `dir`
+/// (shape-checked; F32/BF16/F16 converted to `dtype`), on `device`. Throws naming the tensor.
+Transformer load_transformer(const std::string& dir, const ModelConfig& c, at::ScalarType dtype, const at::Device& device);
+
+at::ScalarType parse_scalar_type(const std::string& name);
+
+}  // namespace ttsearch::torch::detail
