@@ -1,0 +1,88 @@
+#pragma once
+/// The libtorch backends: TorchGenerator (a Generator) and TorchPRM (a Verifier) over Hugging Face
+/// model folders. This header does not include libtorch.
+///
+/// TorchGenerator: the prompt is the model's chat template over [system?, user: question] with
+///   the generation prompt (or the question itself with `raw_prompt`); a request's prefix is the
+///   token ids of its steps (not re-tokenised text). All requests of a call decode together: one
+///   batched prefill per distinct context (a request's samples share it: its keys and values are
+///   computed once, and counted as cached prompt tokens), then one forward per token step for the
+///   whole batch. Sample i of a request draws from Rng(seed).split(i), so its tokens do not depend
+///   on the rest of the batch. Stop strings are matched on the decoded text after every token, as
+///   vLLM does: the step ends at the end of the stop string (or its start without
+///   include_stop_in_output) even inside a token; EOS ids end it with finish "eos"; max_tokens
+///   with "length". Ids past the tokenizer's vocabulary (padded model vocabularies) are never sampled.
+/// TorchPRM: the Qwen2.5-Math-PRM convention: chat template over [system: PRM prompt, user:
+///   question, assistant: steps joined by the step tag (default "<extra_0>") with one after the
+///   last], no generation prompt; each step's score is softmax(score head)[1] at its tag. Steps
+///   are the path text split on "\n\n" (search-and-learn's convention).
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ttsearch/core/concepts.hpp"
+#include "ttsearch/core/rng.hpp"
+#include "ttsearch/torch/model.hpp"
+
+namespace ttsearch::torch {
+
+/// Samples one token id from `logits` (fp32, one row) with the params' temperature / top-k /
+/// top-p / min-p; temperature 0 is argmax (ties: lowest id). Deterministic for the Rng state.
+std::int32_t sample_token(std::span<const float> logits, const SamplingParams& params, Rng& rng);
+
+struct GeneratorOptions {
+  LoadOptions load;
+  std::optional<std::string> system_prompt;  ///< a system message (none: the template's default)
+  bool raw_prompt = false;                    ///< no chat template: the prompt is the question text
+};
+
+class TorchGenerator {
+ public:
+  /// Loads a causal LM folder (config.json, weights, tokenizer.json, tokenizer_config.json).
+  static TorchGenerator load(const std::string& dir, const GeneratorOptions& opt = {});
+  TorchGenerator(TorchGenerator&&) noexcept;
+  TorchGenerator& operator=(TorchGenerator&&) noexcept;
+  ~TorchGenerator();
+
+  Generation generate(std::span<const GenerateRequest> requests);
+  /// The prompt token ids of a problem (what generate() puts before a request's prefix).
+  [[nodiscard]] std::vector<std::int32_t> prompt_ids(const Problem& problem);
+
+  struct Impl;
+
+ private:
+  explicit TorchGenerator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct PrmOptions {
+  LoadOptions load;
+  std::string system_prompt = "Please reason step by step, and put your final answer within \\boxed{}.";
+  std::string step_tag = "<extra_0>";
+  std::string step_separator = "\n\n";
+};
+
+class TorchPRM {
+ public:
+  /// Loads a Qwen2ForProcessRewardModel folder.
+  static TorchPRM load(const std::string& dir, const PrmOptions& opt = {});
+  TorchPRM(TorchPRM&&) noexcept;
+  TorchPRM& operator=(TorchPRM&&) noexcept;
+  ~TorchPRM();
+
+  Scoring score(std::span<const ScoreRequest> requests);
+
+  struct Impl;
+
+ private:
+  explicit TorchPRM(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+static_assert(Generator<TorchGenerator>);
+static_assert(Verifier<TorchPRM>);
+
+}  // namespace ttsearch::torch

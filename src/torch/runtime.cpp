@@ -1,0 +1,363 @@
+#include "ttsearch/torch/runtime.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <numeric>
+
+#include "model.hpp"
+#include "ttsearch/core/error.hpp"
+#include "ttsearch/torch/chat.hpp"
+#include "ttsearch/torch/device.hpp"
+#include "ttsearch/torch/tokenizer.hpp"
+
+namespace ttsearch::torch {
+
+// ------------------------------------------------------------------------------------------ sampler
+
+std::int32_t sample_token(std::span<const float> logits, const SamplingParams& p, Rng& rng) {
+  TTSEARCH_REQUIRE(!logits.empty(), "sample_token: empty logits");
+  if (p.temperature <= 0.0) {
+    return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
+  std::vector<std::int32_t> order(logits.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::size_t keep = order.size();
+  if (p.top_k > 0 && static_cast<std::size_t>(p.top_k) < keep) keep = static_cast<std::size_t>(p.top_k);
+  // highest logits first (ties: lower id first), only as many as could be kept
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(), [&](std::int32_t a, std::int32_t b) {
+    return logits[static_cast<std::size_t>(a)] != logits[static_cast<std::size_t>(b)] ? logits[static_cast<std::size_t>(a)] > logits[static_cast<std::size_t>(b)] : a < b;
+  });
+  order.resize(keep);
+  const double top = logits[static_cast<std::size_t>(order.front())];
+  std::vector<double> prob(keep);
+  double z = 0;
+  for (std::size_t i = 0; i < keep; ++i) z += (prob[i] = std::exp((logits[static_cast<std::size_t>(order[i])] - top) / p.temperature));
+  for (auto& x : prob) x /= z;
+  std::size_t n = keep;
+  if (p.top_p < 1.0) {  // the smallest prefix whose mass reaches top_p
+    double cum = 0;
+    for (std::size_t i = 0; i < keep; ++i) {
+      cum += prob[i];
+      if (cum >= p.top_p) {
+        n = i + 1;
+        break;
+      }
+    }
+  }
+  if (p.min_p > 0.0) {  // drop tokens below min_p x the top probability
+    std::size_t m = 1;
+    while (m < n && prob[m] >= p.min_p * prob[0]) ++m;
+    n = m;
+  }
+  double mass = 0;
+  for (std::size_t i = 0; i < n; ++i) mass += prob[i];
+  double u = rng.uniform() * mass;
+  for (std::size_t i = 0; i < n; ++i) {
+    if ((u -= prob[i]) <= 0) return order[i];
+  }
+  return order[n - 1];
+}
+
+namespace {
+
+at::Device to_device(const std::string& spec) {
+  const DeviceSpec d = resolve_device(spec);
+  return d.kind == DeviceSpec::Kind::kCpu ? at::Device(at::kCPU) : at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(d.index));
+}
+
+struct Loaded {
+  ModelConfig config;
+  detail::Transformer model{nullptr};
+  at::Device device{at::kCPU};
+  std::optional<Tokenizer> tokenizer;
+  std::optional<ChatTemplate> chat;
+};
+
+Loaded load_folder(const std::string& dir, const LoadOptions& opt, bool need_chat) {
+  Loaded l;
+  l.config = load_model_config(dir);
+  l.device = to_device(opt.device);
+  const auto dtype = detail::parse_scalar_type(opt.dtype);
+  TTSEARCH_REQUIRE(!(dtype == at::kHalf && l.device.is_cpu()), "float16 is not supported on CPU by this libtorch; use bfloat16 or float32");
+  l.model = detail::load_transformer(dir, l.config, dtype, l.device);
+  const auto tok = std::filesystem::path(dir) / "tokenizer.json";
+  l.tokenizer = Tokenizer::from_file(tok.string());
+  TTSEARCH_REQUIRE(l.tokenizer->vocab_size() <= static_cast<std::size_t>(l.config.vocab_size),
+                   "{}: the tokenizer has {} ids but the model only {}", dir, l.tokenizer->vocab_size(), l.config.vocab_size);
+  if (need_chat) l.chat = load_chat_template(dir);
+  return l;
+}
+
+/// Left-pads contexts to one batch: ids [B,L], positions [B,L], key mask [B,L].
+struct Batch {
+  at::Tensor ids, positions, mask;
+  std::int64_t width = 0;
+};
+
+Batch left_padded(const std::vector<std::vector<std::int32_t>>& ctx, const at::Device& dev) {
+  Batch b;
+  for (const auto& c : ctx) b.width = std::max<std::int64_t>(b.width, static_cast<std::int64_t>(c.size()));
+  const auto B = static_cast<std::int64_t>(ctx.size());
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(B * b.width), 0), pos(ids.size(), 0);
+  std::vector<std::uint8_t> mask(ids.size(), 0);
+  for (std::int64_t r = 0; r < B; ++r) {
+    const auto& c = ctx[static_cast<std::size_t>(r)];
+    const std::int64_t pad = b.width - static_cast<std::int64_t>(c.size());
+    for (std::size_t t = 0; t < c.size(); ++t) {
+      const auto k = static_cast<std::size_t>(r * b.width + pad) + t;
+      ids[k] = c[t];
+      pos[k] = static_cast<std::int64_t>(t);
+      mask[k] = 1;
+    }
+  }
+  b.ids = at::tensor(ids, at::kLong).view({B, b.width}).to(dev);
+  b.positions = at::tensor(pos, at::kLong).view({B, b.width}).to(dev);
+  b.mask = at::tensor(std::vector<std::int64_t>(mask.begin(), mask.end()), at::kLong).view({B, b.width}).to(at::kBool).to(dev);
+  return b;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------ generator
+
+struct TorchGenerator::Impl {
+  Loaded m;
+  GeneratorOptions opt;
+  std::map<std::string, std::vector<std::int32_t>> prompt_cache;  // by problem id + question
+
+  const std::vector<std::int32_t>& prompt(const Problem& p) {
+    const std::string key = p.id + '\x1f' + p.question;
+    if (auto it = prompt_cache.find(key); it != prompt_cache.end()) return it->second;
+    std::string text;
+    if (opt.raw_prompt) {
+      text = p.question;
+    } else {
+      std::vector<ChatMessage> msgs;
+      if (opt.system_prompt) msgs.push_back({"system", *opt.system_prompt});
+      msgs.push_back({"user", p.question});
+      text = render_chat(*m.chat, msgs, {.add_generation_prompt = true, .continue_final_message = false});
+    }
+    return prompt_cache.emplace(key, m.tokenizer->encode(text)).first->second;
+  }
+};
+
+TorchGenerator::TorchGenerator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TorchGenerator::TorchGenerator(TorchGenerator&&) noexcept = default;
+TorchGenerator& TorchGenerator::operator=(TorchGenerator&&) noexcept = default;
+TorchGenerator::~TorchGenerator() = default;
+
+TorchGenerator TorchGenerator::load(const std::string& dir, const GeneratorOptions& opt) {
+  auto impl = std::make_unique<Impl>();
+  impl->opt = opt;
+  impl->m = load_folder(dir, opt.load, !opt.raw_prompt);
+  TTSEARCH_REQUIRE(impl->m.config.head == ModelHead::kCausalLM, "{}: {} is not a causal language model", dir, impl->m.config.architecture);
+  return TorchGenerator(std::move(impl));
+}
+
+std::vector<std::int32_t> TorchGenerator::prompt_ids(const Problem& problem) { return impl_->prompt(problem); }
+
+Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
+  Impl& g = *impl_;
+  ::torch::InferenceMode guard;
+  Generation out;
+  out.outputs.resize(requests.size());
+  if (requests.empty()) return out;
+  // contexts: prompt + the prefix's token ids (re-tokenised only when a step has none)
+  std::vector<std::vector<std::int32_t>> ctx(requests.size());
+  for (std::size_t r = 0; r < requests.size(); ++r) {
+    const auto& req = requests[r];
+    TTSEARCH_REQUIRE(req.problem != nullptr, "generate: request {} has no problem", r);
+    ctx[r] = g.prompt(*req.problem);
+    for (const Step& s : req.prefix) {
+      const auto ids = s.token_ids.empty() ? g.m.tokenizer->encode(s.text) : s.token_ids;
+      ctx[r].insert(ctx[r].end(), ids.begin(), ids.end());
+    }
+    TTSEARCH_REQUIRE(static_cast<std::int64_t>(ctx[r].size()) < g.m.config.max_position_embeddings,
+                     "generate: context of {} tokens exceeds max_position_embeddings {}", ctx[r].size(), g.m.config.max_position_embeddings);
+    out.usage.push_back({static_cast<std::int64_t>(ctx[r].size()) * req.num_samples,
+                         static_cast<std::int64_t>(ctx[r].size()) * (req.num_samples - 1)});
+  }
+  // one prefill per request
+  detail::KVCache cache;
+  const Batch pre = left_padded(ctx, g.m.device);
+  const auto h = g.m.model->hidden(pre.ids, pre.positions, pre.mask, &cache);
+  const auto first_logits = g.m.model->lm_logits(h.select(1, -1)).contiguous().cpu();  // [R,V]
+  // sequences: every sample of every request, sharing its request's cache rows
+  struct Seq {
+    std::size_t req;
+    Rng rng;
+    std::vector<std::int32_t> gen;
+    std::string text;
+    bool done = false;
+    FinishReason finish = FinishReason::kLength;
+  };
+  std::vector<Seq> seqs;
+  std::vector<std::int64_t> row_of;
+  for (std::size_t r = 0; r < requests.size(); ++r) {
+    for (std::int32_t i = 0; i < requests[r].num_samples; ++i) {
+      seqs.push_back(Seq{r, Rng(requests[r].seed).split(static_cast<std::uint64_t>(i)), {}, {}, false, FinishReason::kLength});
+      row_of.push_back(static_cast<std::int64_t>(r));
+    }
+  }
+  const auto index = at::tensor(row_of, at::kLong).to(g.m.device);
+  for (auto& layer : cache.layers) {
+    layer.k = layer.k.index_select(0, index);
+    layer.v = layer.v.index_select(0, index);
+  }
+  at::Tensor key_mask = pre.mask.index_select(0, index);
+  const auto V = g.m.config.vocab_size;
+  // model vocabularies are padded past the tokenizer (Qwen2.5: 151936 vs 151665): never sample an id without a token
+  const auto sampled = static_cast<std::size_t>(std::min<std::int64_t>(V, static_cast<std::int64_t>(g.m.tokenizer->vocab_size())));
+  const auto& eos = g.m.config.eos_token_ids;
+  // appends a token to a sequence: EOS, stop strings on decoded text (vLLM), max_tokens
+  auto push = [&](Seq& s, std::int32_t tok) {
+    const auto& params = requests[s.req].params;
+    s.gen.push_back(tok);
+    if (std::find(eos.begin(), eos.end(), tok) != eos.end()) {
+      s.done = true;
+      s.finish = FinishReason::kEos;
+      s.text = g.m.tokenizer->decode_text(std::span<const std::int32_t>(s.gen.data(), s.gen.size() - 1), true);
+      return;
+    }
+    const std::size_t before = s.text.size();
+    s.text = g.m.tokenizer->decode_text(s.gen, true);
+    for (const auto& stop : params.stop) {
+      const std::size_t from = before + 1 >= stop.size() ? before + 1 - stop.size() : 0;
+      const auto at = s.text.find(stop, std::min(from, s.text.size()));
+      if (at != std::string::npos) {
+        s.text.resize(params.include_stop_in_output ? at + stop.size() : at);
+        s.done = true;
+        s.finish = FinishReason::kStop;
+        return;
+      }
+    }
+    if (static_cast<std::int64_t>(s.gen.size()) >= params.max_tokens) {
+      s.done = true;
+      s.finish = FinishReason::kLength;
+    }
+  };
+  for (auto& s : seqs) {
+    const float* row = first_logits.data_ptr<float>() + static_cast<std::int64_t>(s.req) * V;
+    push(s, sample_token(std::span<const float>(row, sampled), requests[s.req].params, s.rng));
+  }
+  // one forward per token step for the whole batch
+  const auto B = static_cast<std::int64_t>(seqs.size());
+  for (std::int64_t step = 1;; ++step) {
+    bool active = false;
+    for (const auto& s : seqs) active = active || !s.done;
+    if (!active) break;
+    std::vector<std::int64_t> ids(static_cast<std::size_t>(B)), pos(static_cast<std::size_t>(B));
+    for (std::int64_t b = 0; b < B; ++b) {
+      const Seq& s = seqs[static_cast<std::size_t>(b)];
+      ids[static_cast<std::size_t>(b)] = s.gen.back();
+      pos[static_cast<std::size_t>(b)] = static_cast<std::int64_t>(ctx[s.req].size() + s.gen.size()) - 1;
+    }
+    key_mask = at::cat({key_mask, at::ones({B, 1}, key_mask.options())}, 1);
+    const auto hs = g.m.model->hidden(at::tensor(ids, at::kLong).view({B, 1}).to(g.m.device),
+                                      at::tensor(pos, at::kLong).view({B, 1}).to(g.m.device), key_mask, &cache);
+    const auto logits = g.m.model->lm_logits(hs.select(1, 0)).contiguous().cpu();  // [B,V]
+    for (std::int64_t b = 0; b < B; ++b) {
+      Seq& s = seqs[static_cast<std::size_t>(b)];
+      if (s.done) continue;
+      const float* row = logits.data_ptr<float>() + b * V;
+      push(s, sample_token(std::span<const float>(row, sampled), requests[s.req].params, s.rng));
+    }
+  }
+  for (auto& s : seqs) {
+    Step step;
+    step.text = std::move(s.text);
+    step.num_tokens = static_cast<std::int64_t>(s.gen.size());
+    step.token_ids = std::move(s.gen);
+    step.finish = s.finish;
+    out.outputs[s.req].push_back(std::move(step));
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------ PRM
+
+struct TorchPRM::Impl {
+  Loaded m;
+  PrmOptions opt;
+  std::int32_t tag_id = -1;
+};
+
+TorchPRM::TorchPRM(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TorchPRM::TorchPRM(TorchPRM&&) noexcept = default;
+TorchPRM& TorchPRM::operator=(TorchPRM&&) noexcept = default;
+TorchPRM::~TorchPRM() = default;
+
+TorchPRM TorchPRM::load(const std::string& dir, const PrmOptions& opt) {
+  auto impl = std::make_unique<Impl>();
+  impl->opt = opt;
+  impl->m = load_folder(dir, opt.load, true);
+  TTSEARCH_REQUIRE(impl->m.config.head == ModelHead::kProcessReward && impl->m.config.num_labels == 2,
+                   "{}: {} is not a two-label process reward model (Qwen2ForProcessRewardModel)", dir, impl->m.config.architecture);
+  const auto tag = impl->m.tokenizer->token_to_id(opt.step_tag);
+  TTSEARCH_REQUIRE(tag.has_value(), "{}: the step tag \"{}\" is not a token of the PRM's tokenizer", dir, opt.step_tag);
+  impl->tag_id = *tag;
+  return TorchPRM(std::move(impl));
+}
+
+Scoring TorchPRM::score(std::span<const ScoreRequest> requests) {
+  Impl& p = *impl_;
+  ::torch::InferenceMode guard;
+  Scoring out;
+  if (requests.empty()) return out;
+  std::vector<std::vector<std::int32_t>> seqs;
+  for (const auto& req : requests) {
+    TTSEARCH_REQUIRE(req.problem != nullptr, "score: a request has no problem");
+    // steps: the path text split on the separator; empty pieces dropped
+    const std::string text = req.path.text();
+    std::string joined;
+    std::size_t start = 0;
+    while (start < text.size()) {
+      std::size_t e = text.find(p.opt.step_separator, start);
+      const std::string piece = text.substr(start, e == std::string::npos ? std::string::npos : e - start);
+      if (!piece.empty()) joined += piece + p.opt.step_tag;
+      if (e == std::string::npos) break;
+      start = e + p.opt.step_separator.size();
+    }
+    if (joined.empty()) joined = p.opt.step_tag;  // an empty path: score the question alone
+    const std::vector<ChatMessage> msgs{{"system", p.opt.system_prompt}, {"user", req.problem->question}, {"assistant", joined}};
+    seqs.push_back(p.m.tokenizer->encode(render_chat(*p.m.chat, msgs, {.add_generation_prompt = false, .continue_final_message = false})));
+  }
+  // right-padded batch: positions are 0.. for every row, padding masked out
+  std::int64_t L = 0;
+  for (const auto& s : seqs) L = std::max<std::int64_t>(L, static_cast<std::int64_t>(s.size()));
+  const auto B = static_cast<std::int64_t>(seqs.size());
+  std::vector<std::int64_t> ids(static_cast<std::size_t>(B * L), 0), mask(ids.size(), 0);
+  for (std::int64_t b = 0; b < B; ++b) {
+    for (std::size_t t = 0; t < seqs[static_cast<std::size_t>(b)].size(); ++t) {
+      ids[static_cast<std::size_t>(b * L) + t] = seqs[static_cast<std::size_t>(b)][t];
+      mask[static_cast<std::size_t>(b * L) + t] = 1;
+    }
+  }
+  const auto dev = p.m.device;
+  const auto positions = at::arange(L, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0).expand({B, L}).contiguous();
+  const auto h = p.m.model->hidden(at::tensor(ids, at::kLong).view({B, L}).to(dev), positions,
+                                   at::tensor(mask, at::kLong).view({B, L}).to(at::kBool).to(dev), nullptr);
+  // read only the tag positions: gather their hidden states, then the head (never [B,L,...] logits of the full vocab)
+  std::vector<std::int64_t> flat;
+  std::vector<std::size_t> owner;
+  for (std::int64_t b = 0; b < B; ++b) {
+    const auto& s = seqs[static_cast<std::size_t>(b)];
+    for (std::size_t t = 0; t < s.size(); ++t) {
+      if (s[t] == p.tag_id) {
+        flat.push_back(b * L + static_cast<std::int64_t>(t));
+        owner.push_back(static_cast<std::size_t>(b));
+      }
+    }
+  }
+  const auto picked = h.reshape({B * L, -1}).index_select(0, at::tensor(flat, at::kLong).to(dev));
+  const auto probs = at::softmax(p.m.model->score_logits(picked), -1).select(1, 1).contiguous().cpu();
+  out.scores.resize(requests.size());
+  for (std::size_t k = 0; k < owner.size(); ++k) out.scores[owner[k]].push_back(probs.data_ptr<float>()[k]);
+  for (std::size_t b = 0; b < seqs.size(); ++b) out.tokens.push_back(static_cast<std::int64_t>(seqs[b].size()));
+  return out;
+}
+
+}  // namespace ttsearch::torch

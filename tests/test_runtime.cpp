@@ -1,0 +1,256 @@
+// The libtorch backends end to end on tiny random HF-format folders: sampler distributions,
+// TorchGenerator (batching independence, stop strings, EOS, max_tokens), TorchPRM (the Qwen PRM
+// convention against the model's own score head), and real searches with traces and budgets.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <ttsearch/strategies/replay.hpp>
+#include <ttsearch/torch/runtime.hpp>
+#include <ttsearch/torch/safetensors.hpp>
+#include <ttsearch/torch/tokenizer.hpp>
+
+using namespace ttsearch;
+using namespace ttsearch::torch;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const std::string kData = TTSEARCH_TEST_DATA_DIR;
+const std::string kQwenJinja =
+    "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
+    "{%- else %}{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{%- endif %}";
+
+/// A tiny random Qwen2 folder using the test tokenizer (vocab 588 -> model vocab 600).
+fs::path tiny_folder(const std::string& name, bool prm, std::uint64_t seed) {
+  const fs::path dir = fs::temp_directory_path() / ("ttsearch_rt_" + name + "_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::copy_file(kData + "/tokenizer/qwen2.tokenizer.json", dir / "tokenizer.json", fs::copy_options::overwrite_existing);
+  std::ofstream(dir / "tokenizer_config.json") << json{{"chat_template", kQwenJinja}}.dump();
+  const Tokenizer tok = Tokenizer::from_file((dir / "tokenizer.json").string());
+  const int H = 32, I = 64, V = 600, nh = 4, nkv = 2, hd = 8;
+  json cfg = {{"architectures", {prm ? "Qwen2ForProcessRewardModel" : "Qwen2ForCausalLM"}}, {"model_type", "qwen2"},
+              {"hidden_size", H}, {"intermediate_size", I}, {"num_hidden_layers", 2}, {"num_attention_heads", nh},
+              {"num_key_value_heads", nkv}, {"vocab_size", V}, {"max_position_embeddings", 2048}, {"tie_word_embeddings", true},
+              {"eos_token_id", *tok.token_to_id("<|im_end|>")}};
+  std::ofstream(dir / "config.json") << cfg.dump();
+  Rng rng(seed);
+  SafetensorsWriter w;
+  auto add = [&](const std::string& n, std::vector<std::int64_t> shape, double scale, double offset = 0) {
+    std::int64_t k = 1;
+    for (auto d : shape) k *= d;
+    std::vector<float> v(static_cast<std::size_t>(k));
+    for (auto& x : v) x = static_cast<float>(offset + scale * rng.normal());
+    w.add(n, DType::kF32, shape, std::span<const float>(v));
+  };
+  add("model.embed_tokens.weight", {V, H}, 1.0);
+  for (int l = 0; l < 2; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    add(p + "input_layernorm.weight", {H}, 0.05, 1);
+    add(p + "post_attention_layernorm.weight", {H}, 0.05, 1);
+    add(p + "self_attn.q_proj.weight", {nh * hd, H}, 0.2);
+    add(p + "self_attn.q_proj.bias", {nh * hd}, 0.1);
+    add(p + "self_attn.k_proj.weight", {nkv * hd, H}, 0.2);
+    add(p + "self_attn.k_proj.bias", {nkv * hd}, 0.1);
+    add(p + "self_attn.v_proj.weight", {nkv * hd, H}, 0.2);
+    add(p + "self_attn.v_proj.bias", {nkv * hd}, 0.1);
+    add(p + "self_attn.o_proj.weight", {H, nh * hd}, 0.2);
+    add(p + "mlp.gate_proj.weight", {I, H}, 0.2);
+    add(p + "mlp.up_proj.weight", {I, H}, 0.2);
+    add(p + "mlp.down_proj.weight", {H, I}, 0.2);
+  }
+  add("model.norm.weight", {H}, 0.05, 1);
+  if (prm) {
+    add("score.0.weight", {H, H}, 0.3);
+    add("score.0.bias", {H}, 0.1);
+    add("score.2.weight", {2, H}, 0.3);
+    add("score.2.bias", {2}, 0.1);
+  }
+  w.write((dir / "model.safetensors").string());
+  return dir;
+}
+
+GenerateRequest request(const Problem& p, const SearchTree& t, NodeId parent, int n, SamplingParams params, std::uint64_t seed) {
+  GenerateRequest r;
+  r.problem = &p;
+  r.prefix = t.path(parent);
+  r.num_samples = n;
+  r.params = std::move(params);
+  r.seed = seed;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("sampler: greedy, temperature, top-k, top-p, min-p distributions", "[torch][sampler]") {
+  const std::vector<float> logits = {0.0f, std::log(2.0f), std::log(3.0f), -1e9f};  // probs 1/6, 2/6, 3/6, 0
+  Rng rng(1);
+  SamplingParams p;
+  p.temperature = 0;
+  CHECK(sample_token(logits, p, rng) == 2);
+  auto freq = [&](SamplingParams params) {
+    std::vector<double> f(4, 0);
+    Rng r(7);
+    const int n = 60000;
+    for (int i = 0; i < n; ++i) f[static_cast<std::size_t>(sample_token(logits, params, r))] += 1.0 / n;
+    return f;
+  };
+  p.temperature = 1;
+  auto f = freq(p);
+  CHECK(f[0] == Approx(1.0 / 6).margin(0.01));
+  CHECK(f[1] == Approx(2.0 / 6).margin(0.01));
+  CHECK(f[2] == Approx(3.0 / 6).margin(0.01));
+  CHECK(f[3] == 0);
+  p.temperature = 0.5;  // p^(1/T): 1, 4, 9 over 14
+  f = freq(p);
+  CHECK(f[2] == Approx(9.0 / 14).margin(0.01));
+  p.temperature = 1;
+  p.top_k = 2;  // 2 and 3 over 5
+  f = freq(p);
+  CHECK(f[0] == 0);
+  CHECK(f[1] == Approx(0.4).margin(0.01));
+  p.top_k = 0;
+  p.top_p = 0.5;  // the top token alone reaches 0.5
+  f = freq(p);
+  CHECK(f[2] == Approx(1.0));
+  p.top_p = 0.8;  // 3/6 + 2/6 >= 0.8
+  f = freq(p);
+  CHECK(f[0] == 0);
+  CHECK(f[1] == Approx(0.4).margin(0.01));
+  p.top_p = 1;
+  p.min_p = 0.6;  // keep p >= 0.3: 3/6 and 2/6
+  f = freq(p);
+  CHECK(f[0] == 0);
+  CHECK(f[2] == Approx(0.6).margin(0.01));
+}
+
+TEST_CASE("TorchGenerator: batch independence, stop strings, EOS, max tokens, token ids", "[torch][runtime]") {
+  const fs::path dir = tiny_folder("policy", false, 11);
+  TorchGenerator gen = TorchGenerator::load(dir.string());
+  Problem p{.id = "p1", .question = "What is 7 + 5?", .reference = "12"};
+  Problem q{.id = "p2", .question = "Compute 3 * 4.", .reference = "12"};
+  SearchTree t;
+  SamplingParams whole;
+  whole.stop.clear();
+  whole.max_tokens = 12;
+  whole.temperature = 1.0;
+  const auto alone = gen.generate(std::vector<GenerateRequest>{request(p, t, 0, 3, whole, 42)});
+  const auto batch = gen.generate(std::vector<GenerateRequest>{request(q, t, 0, 2, whole, 5), request(p, t, 0, 3, whole, 42)});
+  REQUIRE(alone.outputs.size() == 1);
+  REQUIRE(alone.outputs[0].size() == 3);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(alone.outputs[0][i].token_ids == batch.outputs[1][i].token_ids);  // same tokens whatever else is batched
+    CHECK(alone.outputs[0][i].num_tokens <= 12);
+  }
+  CHECK(alone.outputs[0][0].token_ids != alone.outputs[0][1].token_ids);  // samples differ
+  const auto prompt = gen.prompt_ids(p);
+  CHECK(alone.usage.at(0).prompt_tokens == 3 * static_cast<std::int64_t>(prompt.size()));
+  CHECK(alone.usage.at(0).cached_prompt_tokens == 2 * static_cast<std::int64_t>(prompt.size()));
+  // stop string: "e" is frequent; the step ends right after the first "e" in the decoded text
+  SamplingParams stop = whole;
+  stop.stop = {"e"};
+  stop.max_tokens = 200;
+  int stopped = 0;
+  const auto s = gen.generate(std::vector<GenerateRequest>{request(p, t, 0, 8, stop, 3)});
+  for (const auto& st : s.outputs[0]) {
+    if (st.finish != FinishReason::kStop) continue;
+    ++stopped;
+    CHECK(st.text.ends_with("e"));
+    CHECK(st.text.find('e') == st.text.size() - 1);
+  }
+  CHECK(stopped > 0);
+  stop.include_stop_in_output = false;
+  const auto excluded = gen.generate(std::vector<GenerateRequest>{request(p, t, 0, 8, stop, 3)});
+  for (const auto& st : excluded.outputs[0]) {
+    if (st.finish == FinishReason::kStop) CHECK(st.text.find('e') == std::string::npos);
+  }
+  // continuing from a generated step uses its token ids; greedy is deterministic
+  SamplingParams greedy = whole;
+  greedy.temperature = 0;
+  const NodeId first = t.add_child(0, alone.outputs[0][0]);
+  const auto c1 = gen.generate(std::vector<GenerateRequest>{request(p, t, first, 2, greedy, 1)});
+  const auto c2 = gen.generate(std::vector<GenerateRequest>{request(p, t, first, 1, greedy, 99)});
+  CHECK(c1.outputs[0][0].token_ids == c1.outputs[0][1].token_ids);
+  CHECK(c1.outputs[0][0].token_ids == c2.outputs[0][0].token_ids);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("TorchPRM: scores at the step tags equal the score head read directly; searches run end to end", "[torch][runtime]") {
+  const fs::path pdir = tiny_folder("policy2", false, 21);
+  const fs::path vdir = tiny_folder("prm", true, 22);
+  TorchGenerator gen = TorchGenerator::load(pdir.string());
+  TorchPRM prm = TorchPRM::load(vdir.string());
+  Problem p{.id = "p", .question = "What is 2 + 3?", .reference = "5"};
+  SearchTree t;
+  Step a, b, c;
+  a.text = "Step 1: 2 + 3\n\n";
+  b.text = "Step 2: = 5\n\n";
+  c.text = "The answer is \\boxed{5}.";
+  const NodeId na = t.add_child(0, a), nb = t.add_child(na, b), nc = t.add_child(nb, c);
+  Step d;
+  d.text = "The answer is \\boxed{6}.";
+  const NodeId nd = t.add_child(nb, d);
+  const auto sc = prm.score(std::vector<ScoreRequest>{{&p, t.path(nc)}, {&p, t.path(nd)}, {&p, t.path(na)}});
+  REQUIRE(sc.scores.size() == 3);
+  REQUIRE(sc.scores[0].size() == 3);
+  REQUIRE(sc.scores[2].size() == 1);
+  for (double x : sc.scores[0]) CHECK((x > 0 && x < 1));
+  CHECK(sc.scores[0][0] == Approx(sc.scores[1][0]).margin(1e-5));  // a shared prefix scores the same
+  CHECK(sc.scores[0][1] == Approx(sc.scores[1][1]).margin(1e-5));
+  CHECK(sc.scores[0][0] == Approx(sc.scores[2][0]).margin(1e-5));  // padding in the batch changes nothing
+  // the same numbers read straight from the model's score head
+  const CausalLM raw = CausalLM::load(vdir.string());
+  const Tokenizer tok = Tokenizer::from_file((vdir / "tokenizer.json").string());
+  const std::string text = "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
+                           "<|im_start|>user\nWhat is 2 + 3?<|im_end|>\n<|im_start|>assistant\n"
+                           "Step 1: 2 + 3<extra_0>Step 2: = 5<extra_0>The answer is \\boxed{5}.<extra_0><|im_end|>\n";
+  const auto ids = tok.encode(text);
+  const auto logits = raw.score_logits(ids);
+  std::vector<double> direct;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] != *tok.token_to_id("<extra_0>")) continue;
+    const double l0 = logits[2 * i], l1 = logits[2 * i + 1];
+    direct.push_back(1.0 / (1.0 + std::exp(l0 - l1)));
+  }
+  REQUIRE(direct.size() == 3);
+  for (int i = 0; i < 3; ++i) CHECK(sc.scores[0][static_cast<std::size_t>(i)] == Approx(direct[static_cast<std::size_t>(i)]).margin(1e-5));
+  CHECK(sc.tokens.at(0) == static_cast<std::int64_t>(ids.size()));
+
+  // real searches on real (tiny, random) models: batched == one by one, traces replay, budgets hold
+  std::vector<Problem> ps = {p, Problem{.id = "q", .question = "What is 4 * 4?", .reference = "16"}};
+  BeamSearchOptions beam{.n = 4, .beam_width = 2, .num_iterations = 3};
+  beam.sampling = SamplingParams::step(1.0, 10);
+  beam.sampling.stop = {"e"};
+  std::stringstream audit;
+  std::vector<SearchResult> batch;
+  {
+    JsonlAuditWriter w(audit);
+    batch = solve_batch(std::span<const Problem>(ps), gen, prm, beam, Budget{}, w, 3);
+  }
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    const auto one = solve(ps[i], gen, prm, beam, Budget{}, NullObserver{}, batch_seed(3, i));
+    CHECK(one.tree.size() == batch[i].tree.size());
+    CHECK(one.chosen == batch[i].chosen);
+    CHECK(one.text() == batch[i].text());
+    CHECK(batch[i].ledger.generated_tokens > 0);
+    CHECK(batch[i].ledger.verifier_tokens > 0);
+    CHECK(batch[i].ledger.cached_prompt_tokens > 0);
+  }
+  for (const auto& [_, s] : read_audit(audit).searches) CHECK(replay(s).match);
+  BestOfNOptions bon{.n = 3};
+  bon.sampling.max_tokens = 16;
+  Budget budget;
+  budget.max_generated_tokens = 30;
+  const auto r = solve(p, gen, prm, bon, budget);
+  CHECK(r.ledger.generated_tokens <= 30);
+  CHECK(r.candidates.size() == 3);
+  CHECK_THROWS_WITH(TorchPRM::load(pdir.string()), Catch::Contains("is not a two-label process reward model"));
+  CHECK_THROWS_WITH(TorchGenerator::load(vdir.string()), Catch::Contains("is not a causal language model"));
+  fs::remove_all(pdir);
+  fs::remove_all(vdir);
+}
