@@ -55,6 +55,18 @@ int main(int argc, char** argv) {
   so->add_option("--max-seconds", solve.max_seconds, "deadline per problem (0 = none)")->group("Budget");
   so->add_option("--options", solve.options_json, "strategy options as a JSON object (flags override it)");
   add_option_flags(so, solve);
+  so->add_option("--policy", solve.policy, "a Hugging Face causal-LM folder: solve --data with it")->group("Models");
+  so->add_option("--prm", solve.prm, "a Qwen2ForProcessRewardModel folder (the verifier)")->group("Models");
+  so->add_option("--data", solve.data, "JSONL dataset, one problem per line (e.g. ../shared/data/math500.jsonl)")->group("Models");
+  so->add_option("--question-field", solve.question_field, "field holding the question")->capture_default_str()->group("Models");
+  so->add_option("--answer-field", solve.answer_field, "field holding the reference answer")->capture_default_str()->group("Models");
+  so->add_option("--id-field", solve.id_field, "field holding the problem id")->capture_default_str()->group("Models");
+  so->add_option("--limit", solve.limit, "first N problems only (0 = all)")->group("Models");
+  so->add_option("--device", solve.device, "cpu, cuda or cuda:N")->capture_default_str()->group("Models");
+  so->add_option("--dtype", solve.dtype, "float32, bfloat16 or float16")->capture_default_str()->group("Models");
+  so->add_option("--system-prompt", solve.system_prompt, "system message for the policy's chat template")->group("Models");
+  so->add_flag("--raw-prompt", solve.raw_prompt, "no chat template: the prompt is the question")->group("Models");
+  so->add_option("--predictions", solve.predictions, "write one JSON line per problem here")->group("Models");
   auto* st = app.add_subcommand("strategies", "List the strategies with their default options");
 
   DemoArgs demo;

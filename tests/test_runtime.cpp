@@ -14,6 +14,8 @@
 #include <ttsearch/torch/safetensors.hpp>
 #include <ttsearch/torch/tokenizer.hpp>
 
+#include "tiny_model.hpp"
+
 using namespace ttsearch;
 using namespace ttsearch::torch;
 namespace fs = std::filesystem;
@@ -22,59 +24,10 @@ using nlohmann::json;
 namespace {
 
 const std::string kData = TTSEARCH_TEST_DATA_DIR;
-const std::string kQwenJinja =
-    "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
-    "{%- else %}{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{%- endif %}";
-
-/// A tiny random Qwen2 folder using the test tokenizer (vocab 588 -> model vocab 600).
 fs::path tiny_folder(const std::string& name, bool prm, std::uint64_t seed) {
-  const fs::path dir = fs::temp_directory_path() / ("ttsearch_rt_" + name + "_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  fs::copy_file(kData + "/tokenizer/qwen2.tokenizer.json", dir / "tokenizer.json", fs::copy_options::overwrite_existing);
-  std::ofstream(dir / "tokenizer_config.json") << json{{"chat_template", kQwenJinja}}.dump();
-  const Tokenizer tok = Tokenizer::from_file((dir / "tokenizer.json").string());
-  const int H = 32, I = 64, V = 600, nh = 4, nkv = 2, hd = 8;
-  json cfg = {{"architectures", {prm ? "Qwen2ForProcessRewardModel" : "Qwen2ForCausalLM"}}, {"model_type", "qwen2"},
-              {"hidden_size", H}, {"intermediate_size", I}, {"num_hidden_layers", 2}, {"num_attention_heads", nh},
-              {"num_key_value_heads", nkv}, {"vocab_size", V}, {"max_position_embeddings", 2048}, {"tie_word_embeddings", true},
-              {"eos_token_id", *tok.token_to_id("<|im_end|>")}};
-  std::ofstream(dir / "config.json") << cfg.dump();
-  Rng rng(seed);
-  SafetensorsWriter w;
-  auto add = [&](const std::string& n, std::vector<std::int64_t> shape, double scale, double offset = 0) {
-    std::int64_t k = 1;
-    for (auto d : shape) k *= d;
-    std::vector<float> v(static_cast<std::size_t>(k));
-    for (auto& x : v) x = static_cast<float>(offset + scale * rng.normal());
-    w.add(n, DType::kF32, shape, std::span<const float>(v));
-  };
-  add("model.embed_tokens.weight", {V, H}, 1.0);
-  for (int l = 0; l < 2; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    add(p + "input_layernorm.weight", {H}, 0.05, 1);
-    add(p + "post_attention_layernorm.weight", {H}, 0.05, 1);
-    add(p + "self_attn.q_proj.weight", {nh * hd, H}, 0.2);
-    add(p + "self_attn.q_proj.bias", {nh * hd}, 0.1);
-    add(p + "self_attn.k_proj.weight", {nkv * hd, H}, 0.2);
-    add(p + "self_attn.k_proj.bias", {nkv * hd}, 0.1);
-    add(p + "self_attn.v_proj.weight", {nkv * hd, H}, 0.2);
-    add(p + "self_attn.v_proj.bias", {nkv * hd}, 0.1);
-    add(p + "self_attn.o_proj.weight", {H, nh * hd}, 0.2);
-    add(p + "mlp.gate_proj.weight", {I, H}, 0.2);
-    add(p + "mlp.up_proj.weight", {I, H}, 0.2);
-    add(p + "mlp.down_proj.weight", {H, I}, 0.2);
-  }
-  add("model.norm.weight", {H}, 0.05, 1);
-  if (prm) {
-    add("score.0.weight", {H, H}, 0.3);
-    add("score.0.bias", {H}, 0.1);
-    add("score.2.weight", {2, H}, 0.3);
-    add("score.2.bias", {2}, 0.1);
-  }
-  w.write((dir / "model.safetensors").string());
-  return dir;
+  return ttsearch::testing::write_tiny_qwen2((fs::temp_directory_path() / ("ttsearch_rt_" + name + "_" + std::to_string(::getpid()))).string(),
+                                             kData + "/tokenizer/qwen2.tokenizer.json", prm, seed);
 }
-
 GenerateRequest request(const Problem& p, const SearchTree& t, NodeId parent, int n, SamplingParams params, std::uint64_t seed) {
   GenerateRequest r;
   r.problem = &p;

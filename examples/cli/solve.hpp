@@ -10,7 +10,11 @@
 #include <CLI/CLI.hpp>
 #include <ttsearch/strategies/registry.hpp>
 #include <ttsearch/trace/jsonl.hpp>
+#ifdef TTSEARCH_CLI_HAVE_TORCH
+#include <ttsearch/torch/runtime.hpp>
+#endif
 
+#include "jsonl_input.hpp"
 #include "progress.hpp"
 #include "simulated_domain.hpp"
 
@@ -29,6 +33,13 @@ struct SolveArgs {
   double max_seconds = 0;
   std::string options_json;
   std::map<std::string, std::string> flags;  // option key -> value text, filled by CLI11
+  // real models (--policy): a JSONL dataset instead of the simulated domain
+  std::string policy, prm, data, predictions;
+  std::string question_field = "problem", answer_field = "answer", id_field = "unique_id";
+  std::int32_t limit = 0;
+  std::string device = "cpu", dtype = "float32";
+  std::string system_prompt;
+  bool raw_prompt = false;
 };
 
 /// Every option key of every strategy, and the sampling fields.
@@ -104,16 +115,125 @@ inline Json build_options(const StrategyEntry& e, const SolveArgs& a) {
   return opt;
 }
 
-inline int run_solve(const SolveArgs& a) {
-  TTSEARCH_REQUIRE(a.domain == "simulated", "unknown domain '{}' (this build has: simulated)", a.domain);
-  TTSEARCH_REQUIRE(a.problems >= 1, "--problems must be >= 1 (got {})", a.problems);
-  const StrategyEntry& e = find_strategy(a.strategy);
-  const Json options = build_options(e, a);
+/// The budget the flags describe (0 = no limit).
+inline Budget solve_budget(const SolveArgs& a) {
   Budget budget;
   if (a.max_generated_tokens) budget.max_generated_tokens = a.max_generated_tokens;
   if (a.max_verifier_tokens) budget.max_verifier_tokens = a.max_verifier_tokens;
   if (a.max_calls) budget.max_calls = a.max_calls;
   if (a.max_seconds) budget.max_wall_time = std::chrono::duration<double>(a.max_seconds);
+  return budget;
+}
+
+/// Prints accuracy, the mean ledger and the stop reasons of a run.
+inline void print_summary(const std::vector<SearchResult>& results, double correct) {
+  const double n = static_cast<double>(results.size());
+  ComputeLedger total;
+  std::map<std::string, int> stops;
+  for (const auto& r : results) {
+    total += r.ledger;
+    stops[std::string(to_string(r.stop_reason))]++;
+  }
+  std::cout << fmt::format("accuracy {:.1f}% ({} of {})\n", 100.0 * correct / n, std::lround(correct), results.size());
+  std::cout << fmt::format(
+      "per problem: generated tokens {:.0f}, verifier tokens {:.0f}, prompt tokens {:.0f} ({:.0f} cached), "
+      "generator calls {:.1f}, verifier calls {:.1f}, nodes {:.0f}, wall {:.2f} s\n",
+      static_cast<double>(total.generated_tokens) / n, static_cast<double>(total.verifier_tokens) / n,
+      static_cast<double>(total.prompt_tokens) / n, static_cast<double>(total.cached_prompt_tokens) / n,
+      static_cast<double>(total.generator_calls) / n, static_cast<double>(total.verifier_calls) / n,
+      static_cast<double>(total.generated_steps) / n, total.total_seconds / n);
+  for (const auto& [reason, count] : stops) std::cout << fmt::format("stop reason {}: {}\n", reason, count);
+}
+
+#ifdef TTSEARCH_CLI_HAVE_TORCH
+/// `solve --policy DIR [--prm DIR] --data FILE.jsonl`: real models over a dataset.
+inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Json& options) {
+  TTSEARCH_REQUIRE(!a.data.empty(), "--policy needs --data FILE.jsonl (one problem per line)");
+  TTSEARCH_REQUIRE(a.limit >= 0, "--limit must be >= 0 (got {})", a.limit);
+  TTSEARCH_REQUIRE(!e.uses_verifier || !a.prm.empty(), "strategy '{}' needs a verifier: pass --prm DIR", e.name);
+  std::vector<Problem> problems;
+  InputFile in(a.data);
+  in.for_each(
+      [&](const Json& j, std::size_t line) {
+        if (a.limit && static_cast<std::int32_t>(problems.size()) >= a.limit) return;
+        Problem p;
+        p.question = string_field(in, j, line, a.question_field);
+        p.reference = string_field(in, j, line, a.answer_field);
+        p.id = j.contains(a.id_field) && j[a.id_field].is_string() ? j[a.id_field].get<std::string>() : fmt::format("line-{}", line);
+        problems.push_back(std::move(p));
+      },
+      [](const ParseError& err) { throw err; });
+  TTSEARCH_REQUIRE(!problems.empty(), "{}: no problems", in.name());
+  torch::GeneratorOptions gopt;
+  gopt.load = {a.device, a.dtype};
+  gopt.raw_prompt = a.raw_prompt;
+  if (!a.system_prompt.empty()) gopt.system_prompt = a.system_prompt;
+  auto gen = torch::TorchGenerator::load(a.policy, gopt);
+  const Budget budget = solve_budget(a);
+  std::vector<SearchSpec> specs;
+  for (std::size_t i = 0; i < problems.size(); ++i) specs.push_back(e.make(problems[i], options, budget, batch_seed(a.seed, i)));
+  std::unique_ptr<JsonlAuditWriter> writer;
+  if (!a.trace.empty()) writer = std::make_unique<JsonlAuditWriter>(a.trace);
+  struct ProgressObserver final : Observer {
+    Progress bar;
+    explicit ProgressObserver(std::size_t n) : bar("solve", n) {}
+    void on_search_end(std::size_t, const SearchResult&) override { bar.tick(); }
+  } progress(problems.size());
+  ObserverList observers;
+  observers.add(progress);
+  if (writer) observers.add(*writer);
+  std::vector<SearchResult> results;
+  if (a.prm.empty()) {
+    NoVerifier none;
+    results = run_searches(std::span<const SearchSpec>(specs), gen, none, observers);
+  } else {
+    torch::PrmOptions popt;
+    popt.load = {a.device, a.dtype};
+    auto prm = torch::TorchPRM::load(a.prm, popt);
+    results = run_searches(std::span<const SearchSpec>(specs), gen, prm, observers);
+  }
+  double correct = 0;
+  std::ofstream preds;
+  if (!a.predictions.empty()) {
+    preds.open(a.predictions);
+    if (!preds) throw InvalidArgument(fmt::format("cannot write '{}'", a.predictions));
+  }
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    const auto g = answer::grade("\\boxed{" + r.answer + "}", *problems[i].reference);
+    const bool ok = !r.answer.empty() && g.correct;
+    correct += ok ? 1 : 0;
+    if (preds) {
+      preds << Json{{"id", problems[i].id}, {"answer", r.answer}, {"reference", *problems[i].reference}, {"correct", ok},
+                    {"text", r.text()}, {"stop_reason", to_string(r.stop_reason)}, {"ledger", r.ledger}}
+                   .dump(-1, ' ', false, Json::error_handler_t::replace)
+            << '\n';
+    }
+  }
+  std::cout << fmt::format("strategy {} on {} problems from {} (policy {}, prm {}, {} {})\n", e.name, results.size(), a.data,
+                           a.policy, a.prm.empty() ? "none" : a.prm, a.device, a.dtype);
+  std::cout << fmt::format("options {}\n", options.dump());
+  print_summary(results, correct);
+  if (writer) std::cout << fmt::format("trace written to {}\n", a.trace);
+  if (preds) std::cout << fmt::format("predictions written to {}\n", a.predictions);
+  return 0;
+}
+#endif
+
+inline int run_solve(const SolveArgs& a) {
+  const StrategyEntry& entry = find_strategy(a.strategy);
+  if (!a.policy.empty()) {
+#ifdef TTSEARCH_CLI_HAVE_TORCH
+    return run_solve_models(a, entry, build_options(entry, a));
+#else
+    throw InvalidArgument("--policy needs a build with libtorch (ttsearch::torch)");
+#endif
+  }
+  TTSEARCH_REQUIRE(a.domain == "simulated", "unknown domain '{}' (this build has: simulated; or pass --policy DIR)", a.domain);
+  TTSEARCH_REQUIRE(a.problems >= 1, "--problems must be >= 1 (got {})", a.problems);
+  const StrategyEntry& e = entry;
+  const Json options = build_options(e, a);
+  const Budget budget = solve_budget(a);
 
   const auto problems = simulated_problems(a.problems, a.seed);
   std::vector<SearchSpec> specs;
@@ -134,25 +254,10 @@ inline int run_solve(const SolveArgs& a) {
   const auto results = run_searches(std::span<const SearchSpec>(specs), gen, prm, observers);
 
   const double correct = accuracy(results, problems) * static_cast<double>(results.size());
-  ComputeLedger total;
-  std::map<std::string, int> stops;
-  for (const auto& r : results) {
-    total += r.ledger;
-    stops[std::string(to_string(r.stop_reason))]++;
-  }
-  const double n = static_cast<double>(results.size());
   std::cout << fmt::format("strategy {} on {} simulated problems (seed {}, PRM noise {})\n", e.name, results.size(), a.seed,
                            a.prm_noise);
   std::cout << fmt::format("options {}\n", options.dump());
-  std::cout << fmt::format("accuracy {:.1f}% ({} of {})\n", 100.0 * correct / n, std::lround(correct), results.size());
-  std::cout << fmt::format(
-      "per problem: generated tokens {:.0f}, verifier tokens {:.0f}, prompt tokens {:.0f} ({:.0f} cached), "
-      "generator calls {:.1f}, verifier calls {:.1f}, nodes {:.0f}\n",
-      static_cast<double>(total.generated_tokens) / n, static_cast<double>(total.verifier_tokens) / n,
-      static_cast<double>(total.prompt_tokens) / n, static_cast<double>(total.cached_prompt_tokens) / n,
-      static_cast<double>(total.generator_calls) / n, static_cast<double>(total.verifier_calls) / n,
-      static_cast<double>(total.generated_steps) / n);
-  for (const auto& [reason, count] : stops) std::cout << fmt::format("stop reason {}: {}\n", reason, count);
+  print_summary(results, correct);
   if (writer) std::cout << fmt::format("trace written to {}\n", a.trace);
   return 0;
 }

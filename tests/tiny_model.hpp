@@ -1,0 +1,73 @@
+#pragma once
+// Tiny random Hugging Face model folders for tests (shared by test_runtime.cpp and tools/make_tiny_model.cpp).
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <ttsearch/core/rng.hpp>
+#include <ttsearch/torch/safetensors.hpp>
+#include <ttsearch/torch/tokenizer.hpp>
+
+namespace ttsearch::testing {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace ttsearch::torch;
+
+inline const std::string kQwenJinja =
+    "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
+    "{%- else %}{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{%- endif %}";
+
+/// Writes a tiny random Qwen2 folder in Hugging Face layout (config.json, model.safetensors,
+/// tokenizer.json copied from `tokenizer`, tokenizer_config.json with a Qwen chat template):
+/// a causal LM, or a Qwen2ForProcessRewardModel when `prm`. Model vocab 600 (padded past the tokenizer's).
+inline fs::path write_tiny_qwen2(const std::string& path, const std::string& tokenizer, bool prm, std::uint64_t seed) {
+  const fs::path dir = path;
+  fs::create_directories(dir);
+  fs::copy_file(tokenizer, dir / "tokenizer.json", fs::copy_options::overwrite_existing);
+  std::ofstream(dir / "tokenizer_config.json") << json{{"chat_template", kQwenJinja}}.dump();
+  const Tokenizer tok = Tokenizer::from_file((dir / "tokenizer.json").string());
+  const int H = 32, I = 64, V = 600, nh = 4, nkv = 2, hd = 8;
+  json cfg = {{"architectures", {prm ? "Qwen2ForProcessRewardModel" : "Qwen2ForCausalLM"}}, {"model_type", "qwen2"},
+              {"hidden_size", H}, {"intermediate_size", I}, {"num_hidden_layers", 2}, {"num_attention_heads", nh},
+              {"num_key_value_heads", nkv}, {"vocab_size", V}, {"max_position_embeddings", 2048}, {"tie_word_embeddings", true},
+              {"eos_token_id", *tok.token_to_id("<|im_end|>")}};
+  std::ofstream(dir / "config.json") << cfg.dump();
+  Rng rng(seed);
+  SafetensorsWriter w;
+  auto add = [&](const std::string& n, std::vector<std::int64_t> shape, double scale, double offset = 0) {
+    std::int64_t k = 1;
+    for (auto d : shape) k *= d;
+    std::vector<float> v(static_cast<std::size_t>(k));
+    for (auto& x : v) x = static_cast<float>(offset + scale * rng.normal());
+    w.add(n, DType::kF32, shape, std::span<const float>(v));
+  };
+  add("model.embed_tokens.weight", {V, H}, 1.0);
+  for (int l = 0; l < 2; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    add(p + "input_layernorm.weight", {H}, 0.05, 1);
+    add(p + "post_attention_layernorm.weight", {H}, 0.05, 1);
+    add(p + "self_attn.q_proj.weight", {nh * hd, H}, 0.2);
+    add(p + "self_attn.q_proj.bias", {nh * hd}, 0.1);
+    add(p + "self_attn.k_proj.weight", {nkv * hd, H}, 0.2);
+    add(p + "self_attn.k_proj.bias", {nkv * hd}, 0.1);
+    add(p + "self_attn.v_proj.weight", {nkv * hd, H}, 0.2);
+    add(p + "self_attn.v_proj.bias", {nkv * hd}, 0.1);
+    add(p + "self_attn.o_proj.weight", {H, nh * hd}, 0.2);
+    add(p + "mlp.gate_proj.weight", {I, H}, 0.2);
+    add(p + "mlp.up_proj.weight", {I, H}, 0.2);
+    add(p + "mlp.down_proj.weight", {H, I}, 0.2);
+  }
+  add("model.norm.weight", {H}, 0.05, 1);
+  if (prm) {
+    add("score.0.weight", {H, H}, 0.3);
+    add("score.0.bias", {H}, 0.1);
+    add("score.2.weight", {2, H}, 0.3);
+    add("score.2.bias", {2}, 0.1);
+  }
+  w.write((dir / "model.safetensors").string());
+  return dir;
+}
+
+}  // namespace ttsearch::testing
