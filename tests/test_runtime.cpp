@@ -24,9 +24,9 @@ using nlohmann::json;
 namespace {
 
 const std::string kData = TTSEARCH_TEST_DATA_DIR;
-fs::path tiny_folder(const std::string& name, bool prm, std::uint64_t seed) {
+fs::path tiny_folder(const std::string& name, bool prm, std::uint64_t seed, bool orm = false) {
   return ttsearch::testing::write_tiny_qwen2((fs::temp_directory_path() / ("ttsearch_rt_" + name + "_" + std::to_string(::getpid()))).string(),
-                                             kData + "/tokenizer/qwen2.tokenizer.json", prm, seed);
+                                             kData + "/tokenizer/qwen2.tokenizer.json", prm, seed, orm);
 }
 GenerateRequest request(const Problem& p, const SearchTree& t, NodeId parent, int n, SamplingParams params, std::uint64_t seed) {
   GenerateRequest r;
@@ -206,4 +206,51 @@ TEST_CASE("TorchPRM: scores at the step tags equal the score head read directly;
   CHECK_THROWS_WITH(TorchGenerator::load(vdir.string()), Catch::Contains("is not a causal language model"));
   fs::remove_all(pdir);
   fs::remove_all(vdir);
+}
+
+TEST_CASE("TorchPRM: the token-pair convention and outcome reward models, against direct reads of the model", "[torch][runtime]") {
+  const fs::path lmdir = tiny_folder("pair", false, 31);
+  const fs::path ormdir = tiny_folder("orm", false, 32, /*orm=*/true);
+  Problem p{.id = "p", .question = "What is 2 + 3?", .reference = "5"};
+  SearchTree t;
+  Step a, b;
+  a.text = "Step 1: 2 + 3\n\n";
+  b.text = "The answer is 5.";
+  const NodeId leaf = t.add_child(t.add_child(0, a), b);
+  const std::vector<ScoreRequest> reqs{{&p, t.path(leaf)}};
+  const Tokenizer tok = Tokenizer::from_file((lmdir / "tokenizer.json").string());
+
+  // token pair: "{question} {step1} {tag}\n\n{step2} {tag}", P("+") over {"+", "-"} at each tag
+  TorchPRM pair = TorchPRM::load(lmdir.string(), {.convention = RewardConvention::kTokenPair});
+  const auto ps = pair.score(reqs);
+  REQUIRE(ps.scores.at(0).size() == 2);
+  const auto ids = tok.encode("What is 2 + 3? Step 1: 2 + 3 <extra_0>\n\nThe answer is 5. <extra_0>");
+  const CausalLM lm = CausalLM::load(lmdir.string());
+  const auto logits = lm.logits(ids);
+  const auto V = static_cast<std::size_t>(lm.config().vocab_size);
+  const auto plus = static_cast<std::size_t>(*tok.token_to_id("+")), minus = static_cast<std::size_t>(*tok.token_to_id("-"));
+  std::vector<double> direct;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] != *tok.token_to_id("<extra_0>")) continue;
+    direct.push_back(1.0 / (1.0 + std::exp(logits[i * V + minus] - logits[i * V + plus])));
+  }
+  REQUIRE(direct.size() == 2);
+  CHECK(ps.scores[0][0] == Approx(direct[0]).margin(1e-5));
+  CHECK(ps.scores[0][1] == Approx(direct[1]).margin(1e-5));
+
+  // outcome reward model: one unbounded score, the head at the last token of the chat-rendered input
+  TorchPRM orm = TorchPRM::load(ormdir.string(), {.convention = RewardConvention::kOutcome});
+  const auto os = orm.score(reqs);
+  REQUIRE(os.scores.at(0).size() == 1);
+  const auto oids = tok.encode("<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
+                               "<|im_start|>user\nWhat is 2 + 3?<|im_end|>\n<|im_start|>assistant\n"
+                               "Step 1: 2 + 3\n\nThe answer is 5.<|im_end|>\n");
+  const CausalLM cls = CausalLM::load(ormdir.string());
+  CHECK(os.scores[0][0] == Approx(cls.score_logits(oids).back()).margin(1e-5));
+  CHECK_THROWS_WITH(TorchPRM::load(ormdir.string(), {.convention = RewardConvention::kQwenPrm}),
+                    Catch::Contains("is not a two-label process reward model"));
+  CHECK_THROWS_WITH(TorchPRM::load(lmdir.string(), {.convention = RewardConvention::kOutcome}),
+                    Catch::Contains("is not a one-label sequence classifier"));
+  fs::remove_all(lmdir);
+  fs::remove_all(ormdir);
 }

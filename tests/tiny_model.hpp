@@ -21,18 +21,20 @@ inline const std::string kQwenJinja =
 
 /// Writes a tiny random Qwen2 folder in Hugging Face layout (config.json, model.safetensors,
 /// tokenizer.json copied from `tokenizer`, tokenizer_config.json with a Qwen chat template):
-/// a causal LM, or a Qwen2ForProcessRewardModel when `prm`. Model vocab 600 (padded past the tokenizer's).
-inline fs::path write_tiny_qwen2(const std::string& path, const std::string& tokenizer, bool prm, std::uint64_t seed) {
+/// a causal LM, a Qwen2ForProcessRewardModel when `prm`, or a one-label Qwen2ForSequenceClassification
+/// (an outcome reward model) when `orm`. Model vocab 600 (padded past the tokenizer's).
+inline fs::path write_tiny_qwen2(const std::string& path, const std::string& tokenizer, bool prm, std::uint64_t seed, bool orm = false) {
   const fs::path dir = path;
   fs::create_directories(dir);
   fs::copy_file(tokenizer, dir / "tokenizer.json", fs::copy_options::overwrite_existing);
   std::ofstream(dir / "tokenizer_config.json") << json{{"chat_template", kQwenJinja}}.dump();
   const Tokenizer tok = Tokenizer::from_file((dir / "tokenizer.json").string());
   const int H = 32, I = 64, V = 600, nh = 4, nkv = 2, hd = 8;
-  json cfg = {{"architectures", {prm ? "Qwen2ForProcessRewardModel" : "Qwen2ForCausalLM"}}, {"model_type", "qwen2"},
+  json cfg = {{"architectures", {prm ? "Qwen2ForProcessRewardModel" : orm ? "Qwen2ForSequenceClassification" : "Qwen2ForCausalLM"}}, {"model_type", "qwen2"},
               {"hidden_size", H}, {"intermediate_size", I}, {"num_hidden_layers", 2}, {"num_attention_heads", nh},
               {"num_key_value_heads", nkv}, {"vocab_size", V}, {"max_position_embeddings", 2048}, {"tie_word_embeddings", true},
               {"eos_token_id", *tok.token_to_id("<|im_end|>")}};
+  if (orm) cfg["num_labels"] = 1;
   std::ofstream(dir / "config.json") << cfg.dump();
   Rng rng(seed);
   SafetensorsWriter w;
@@ -66,6 +68,7 @@ inline fs::path write_tiny_qwen2(const std::string& path, const std::string& tok
     add("score.2.weight", {2, H}, 0.3);
     add("score.2.bias", {2}, 0.1);
   }
+  if (orm) add("score.weight", {1, H}, 0.3);
   w.write((dir / "model.safetensors").string());
   return dir;
 }

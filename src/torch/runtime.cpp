@@ -282,7 +282,7 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
 struct TorchPRM::Impl {
   Loaded m;
   PrmOptions opt;
-  std::int32_t tag_id = -1;
+  std::int32_t tag_id = -1, good_id = -1, bad_id = -1;
 };
 
 TorchPRM::TorchPRM(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -293,12 +293,36 @@ TorchPRM::~TorchPRM() = default;
 TorchPRM TorchPRM::load(const std::string& dir, const PrmOptions& opt) {
   auto impl = std::make_unique<Impl>();
   impl->opt = opt;
-  impl->m = load_folder(dir, opt.load, true);
-  TTSEARCH_REQUIRE(impl->m.config.head == ModelHead::kProcessReward && impl->m.config.num_labels == 2,
-                   "{}: {} is not a two-label process reward model (Qwen2ForProcessRewardModel)", dir, impl->m.config.architecture);
-  const auto tag = impl->m.tokenizer->token_to_id(opt.step_tag);
-  TTSEARCH_REQUIRE(tag.has_value(), "{}: the step tag \"{}\" is not a token of the PRM's tokenizer", dir, opt.step_tag);
-  impl->tag_id = *tag;
+  const bool chat = opt.convention != RewardConvention::kTokenPair;
+  impl->m = load_folder(dir, opt.load, chat);
+  const ModelConfig& c = impl->m.config;
+  const Tokenizer& tok = *impl->m.tokenizer;
+  auto single = [&](const std::string& text, const char* what) {
+    if (auto id = tok.token_to_id(text)) return *id;
+    const auto ids = tok.encode(text);
+    TTSEARCH_REQUIRE(!ids.empty(), "{}: the {} \"{}\" encodes to no token", dir, what, text);
+    return ids.back();  // Math-Shepherd: encode("ки")[-1], encode("+")[-1]
+  };
+  switch (opt.convention) {
+    case RewardConvention::kQwenPrm:
+      TTSEARCH_REQUIRE(c.head == ModelHead::kProcessReward && c.num_labels == 2,
+                       "{}: {} is not a two-label process reward model (Qwen2ForProcessRewardModel)", dir, c.architecture);
+      TTSEARCH_REQUIRE(tok.token_to_id(opt.step_tag).has_value(), "{}: the step tag \"{}\" is not a token of the PRM's tokenizer", dir,
+                       opt.step_tag);
+      impl->tag_id = *tok.token_to_id(opt.step_tag);
+      break;
+    case RewardConvention::kTokenPair:
+      TTSEARCH_REQUIRE(c.head == ModelHead::kCausalLM, "{}: the token-pair convention needs a causal LM, not {}", dir, c.architecture);
+      impl->tag_id = single(opt.step_tag, "step tag");
+      impl->good_id = single(opt.good_token, "good token");
+      impl->bad_id = single(opt.bad_token, "bad token");
+      TTSEARCH_REQUIRE(impl->good_id != impl->bad_id, "{}: the good and bad tokens are the same id {}", dir, impl->good_id);
+      break;
+    case RewardConvention::kOutcome:
+      TTSEARCH_REQUIRE(c.head == ModelHead::kSequenceClassification && c.num_labels == 1,
+                       "{}: {} is not a one-label sequence classifier (an outcome reward model)", dir, c.architecture);
+      break;
+  }
   return TorchPRM(std::move(impl));
 }
 
@@ -312,18 +336,33 @@ Scoring TorchPRM::score(std::span<const ScoreRequest> requests) {
     TTSEARCH_REQUIRE(req.problem != nullptr, "score: a request has no problem");
     // steps: the path text split on the separator; empty pieces dropped
     const std::string text = req.path.text();
-    std::string joined;
+    std::vector<std::string> steps;
     std::size_t start = 0;
     while (start < text.size()) {
-      std::size_t e = text.find(p.opt.step_separator, start);
-      const std::string piece = text.substr(start, e == std::string::npos ? std::string::npos : e - start);
-      if (!piece.empty()) joined += piece + p.opt.step_tag;
+      const std::size_t e = text.find(p.opt.step_separator, start);
+      std::string piece = text.substr(start, e == std::string::npos ? std::string::npos : e - start);
+      if (!piece.empty()) steps.push_back(std::move(piece));
       if (e == std::string::npos) break;
       start = e + p.opt.step_separator.size();
     }
-    if (joined.empty()) joined = p.opt.step_tag;  // an empty path: score the question alone
-    const std::vector<ChatMessage> msgs{{"system", p.opt.system_prompt}, {"user", req.problem->question}, {"assistant", joined}};
-    seqs.push_back(p.m.tokenizer->encode(render_chat(*p.m.chat, msgs, {.add_generation_prompt = false, .continue_final_message = false})));
+    std::string input;
+    if (p.opt.convention == RewardConvention::kTokenPair) {
+      // Math-Shepherd: "{question} {step1} {tag}\n\n{step2} {tag}" (the tag after every step)
+      input = req.problem->question + " ";
+      for (std::size_t i = 0; i < steps.size(); ++i) input += steps[i] + " " + p.opt.step_tag + (i + 1 < steps.size() ? p.opt.step_separator : "");
+      if (steps.empty()) input += p.opt.step_tag;
+    } else {
+      std::string answer;
+      if (p.opt.convention == RewardConvention::kQwenPrm) {
+        for (const auto& st : steps) answer += st + p.opt.step_tag;
+        if (answer.empty()) answer = p.opt.step_tag;  // an empty path: score the question alone
+      } else {
+        answer = text;
+      }
+      const std::vector<ChatMessage> msgs{{"system", p.opt.system_prompt}, {"user", req.problem->question}, {"assistant", answer}};
+      input = render_chat(*p.m.chat, msgs, {.add_generation_prompt = false, .continue_final_message = false});
+    }
+    seqs.push_back(p.m.tokenizer->encode(input));
   }
   // right-padded batch: positions are 0.. for every row, padding masked out
   std::int64_t L = 0;
@@ -340,11 +379,17 @@ Scoring TorchPRM::score(std::span<const ScoreRequest> requests) {
   const auto positions = at::arange(L, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0).expand({B, L}).contiguous();
   const auto h = p.m.model->hidden(at::tensor(ids, at::kLong).view({B, L}).to(dev), positions,
                                    at::tensor(mask, at::kLong).view({B, L}).to(at::kBool).to(dev), nullptr);
-  // read only the tag positions: gather their hidden states, then the head (never [B,L,...] logits of the full vocab)
+  // read only what is needed: the hidden states at the tag positions (or the last token), then
+  // the head, or just the two LM-head rows of the token pair (never [B, L, vocab] logits)
   std::vector<std::int64_t> flat;
   std::vector<std::size_t> owner;
   for (std::int64_t b = 0; b < B; ++b) {
     const auto& s = seqs[static_cast<std::size_t>(b)];
+    if (p.opt.convention == RewardConvention::kOutcome) {
+      flat.push_back(b * L + static_cast<std::int64_t>(s.size()) - 1);
+      owner.push_back(static_cast<std::size_t>(b));
+      continue;
+    }
     for (std::size_t t = 0; t < s.size(); ++t) {
       if (s[t] == p.tag_id) {
         flat.push_back(b * L + static_cast<std::int64_t>(t));
@@ -353,9 +398,26 @@ Scoring TorchPRM::score(std::span<const ScoreRequest> requests) {
     }
   }
   const auto picked = h.reshape({B * L, -1}).index_select(0, at::tensor(flat, at::kLong).to(dev));
-  const auto probs = at::softmax(p.m.model->score_logits(picked), -1).select(1, 1).contiguous().cpu();
+  at::Tensor values;
+  switch (p.opt.convention) {
+    case RewardConvention::kQwenPrm: values = at::softmax(p.m.model->score_logits(picked), -1).select(1, 1); break;
+    case RewardConvention::kTokenPair: {
+      const auto rows = p.m.model->lm_head->weight.index_select(0, at::tensor(std::vector<std::int64_t>{p.good_id, p.bad_id}, at::kLong).to(dev));
+      values = at::softmax(at::matmul(picked, rows.t()).to(at::kFloat), -1).select(1, 0);  // P(good)
+      break;
+    }
+    case RewardConvention::kOutcome: values = p.m.model->score_logits(picked).select(1, 0); break;
+  }
+  const auto probs = values.contiguous().cpu();
   out.scores.resize(requests.size());
   for (std::size_t k = 0; k < owner.size(); ++k) out.scores[owner[k]].push_back(probs.data_ptr<float>()[k]);
+  for (std::size_t b = 0; b < out.scores.size(); ++b) {
+    if (out.scores[b].empty()) {
+      throw InvalidArgument(fmt::format("score: path {}: the step tag \"{}\" (id {}) does not occur in the tokenised input "
+                                        "(the tokenizer merges it with its neighbours); choose a tag that is a single token",
+                                        b, p.opt.step_tag, p.tag_id));
+    }
+  }
   for (std::size_t b = 0; b < seqs.size(); ++b) out.tokens.push_back(static_cast<std::int64_t>(seqs[b].size()));
   return out;
 }

@@ -12,10 +12,11 @@
 ///   vLLM does: the step ends at the end of the stop string (or its start without
 ///   include_stop_in_output) even inside a token; EOS ids end it with finish "eos"; max_tokens
 ///   with "length". Ids past the tokenizer's vocabulary (padded model vocabularies) are never sampled.
-/// TorchPRM: the Qwen2.5-Math-PRM convention: chat template over [system: PRM prompt, user:
-///   question, assistant: steps joined by the step tag (default "<extra_0>") with one after the
-///   last], no generation prompt; each step's score is softmax(score head)[1] at its tag. Steps
-///   are the path text split on "\n\n" (search-and-learn's convention).
+/// TorchPRM: by default the Qwen2.5-Math-PRM convention: chat template over [system: PRM prompt,
+///   user: question, assistant: steps joined by the step tag (default "<extra_0>") with one after
+///   the last], no generation prompt; each step's score is softmax(score head)[1] at its tag. Steps
+///   are the path text split on "\n\n" (search-and-learn's convention). Also the "+"/"-" token-pair
+///   convention of Math-Shepherd-style PRMs and outcome reward models (RewardConvention).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -58,16 +59,27 @@ class TorchGenerator {
   std::unique_ptr<Impl> impl_;
 };
 
+/// How a reward model reads scores.
+enum class RewardConvention : unsigned char {
+  kQwenPrm,    ///< Qwen2ForProcessRewardModel: chat template, step tag after each step, softmax(score head)[1] at the tags
+  kTokenPair,  ///< a causal LM (Math-Shepherd style): "{question} {step1} {tag}\n\n{step2} {tag}", P(good) = softmax over
+               ///< the logits of the good and bad tokens at each tag (only those two LM-head rows are computed)
+  kOutcome,    ///< a sequence classifier (ORM): chat template over question + answer; the score head at the last token
+};
+
 struct PrmOptions {
   LoadOptions load;
+  RewardConvention convention = RewardConvention::kQwenPrm;
   std::string system_prompt = "Please reason step by step, and put your final answer within \\boxed{}.";
-  std::string step_tag = "<extra_0>";
+  std::string step_tag = "<extra_0>";   ///< Math-Shepherd: "ки"
   std::string step_separator = "\n\n";
+  std::string good_token = "+";         ///< kTokenPair
+  std::string bad_token = "-";          ///< kTokenPair
 };
 
 class TorchPRM {
  public:
-  /// Loads a Qwen2ForProcessRewardModel folder.
+  /// Loads a reward-model folder for `opt.convention` (checks the head and the tokens it needs).
   static TorchPRM load(const std::string& dir, const PrmOptions& opt = {});
   TorchPRM(TorchPRM&&) noexcept;
   TorchPRM& operator=(TorchPRM&&) noexcept;
