@@ -254,3 +254,53 @@ TEST_CASE("TorchPRM: the token-pair convention and outcome reward models, agains
   fs::remove_all(lmdir);
   fs::remove_all(ormdir);
 }
+
+TEST_CASE("prefix cache: reuse across calls gives the same samples as no reuse, and is counted", "[torch][runtime][cache]") {
+  const fs::path dir = tiny_folder("cache", false, 41);
+  TorchGenerator cached = TorchGenerator::load(dir.string());
+  TorchGenerator fresh = TorchGenerator::load(dir.string(), {.prefix_cache_tokens = 0});
+  Problem p{.id = "p", .question = "What is 6 * 7?", .reference = "42"};
+  SamplingParams step;
+  step.stop = {"e"};
+  step.max_tokens = 12;
+  step.temperature = 1.0;
+  SearchTree ta, tb;
+  // round 1 from the root, round 2 from every child, round 3 from every grandchild: a small tree search
+  std::vector<NodeId> fa{0}, fb{0};
+  std::int64_t cached_tokens = 0, fresh_cached = 0;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<GenerateRequest> ra, rb;
+    for (std::size_t i = 0; i < fa.size(); ++i) {
+      ra.push_back(request(p, ta, fa[i], 2, step, 100 + round * 10 + i));
+      rb.push_back(request(p, tb, fb[i], 2, step, 100 + round * 10 + i));
+    }
+    const auto ga = cached.generate(ra), gb = fresh.generate(rb);
+    std::vector<NodeId> na, nb;
+    for (std::size_t i = 0; i < fa.size(); ++i) {
+      for (std::size_t s = 0; s < 2; ++s) {
+        REQUIRE(ga.outputs[i][s].token_ids == gb.outputs[i][s].token_ids);
+        REQUIRE(ga.outputs[i][s].text == gb.outputs[i][s].text);
+        if (ga.outputs[i][s].finish != FinishReason::kEos) {  // extend whatever did not end the text
+          na.push_back(ta.add_child(fa[i], ga.outputs[i][s]));
+          nb.push_back(tb.add_child(fb[i], gb.outputs[i][s]));
+        }
+      }
+      if (round > 0) {
+        cached_tokens += ga.usage[i].cached_prompt_tokens;
+        fresh_cached += gb.usage[i].cached_prompt_tokens;
+      }
+    }
+    if (na.empty()) break;
+    fa = na;
+    fb = nb;
+  }
+  // with the cache, later rounds find their whole prefix (prompt + earlier steps) cached
+  CHECK(cached_tokens > fresh_cached);
+  CHECK(fresh_cached > 0);  // without it, only a request's samples share their prefill
+  TorchGenerator tight = TorchGenerator::load(dir.string(), {.max_batch_tokens = 50});
+  SearchTree t;
+  CHECK_THROWS_AS(tight.generate(std::vector<GenerateRequest>{request(p, t, 0, 8, step, 1)}), CapacityExceeded);
+  CHECK_THROWS_WITH(tight.generate(std::vector<GenerateRequest>{request(p, t, 0, 8, step, 1)}), Catch::Contains("exceed max_batch_tokens 50"));
+  CHECK_THROWS_WITH(TorchGenerator::load(dir.string(), {.prefix_cache_tokens = -1}), Catch::Contains("prefix_cache_tokens must be >= 0"));
+  fs::remove_all(dir);
+}

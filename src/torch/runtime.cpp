@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "model.hpp"
+#include "prefix_cache.hpp"
 #include "ttsearch/core/error.hpp"
 #include "ttsearch/torch/chat.hpp"
 #include "ttsearch/torch/device.hpp"
@@ -91,34 +92,6 @@ Loaded load_folder(const std::string& dir, const LoadOptions& opt, bool need_cha
   return l;
 }
 
-/// Left-pads contexts to one batch: ids [B,L], positions [B,L], key mask [B,L].
-struct Batch {
-  at::Tensor ids, positions, mask;
-  std::int64_t width = 0;
-};
-
-Batch left_padded(const std::vector<std::vector<std::int32_t>>& ctx, const at::Device& dev) {
-  Batch b;
-  for (const auto& c : ctx) b.width = std::max<std::int64_t>(b.width, static_cast<std::int64_t>(c.size()));
-  const auto B = static_cast<std::int64_t>(ctx.size());
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(B * b.width), 0), pos(ids.size(), 0);
-  std::vector<std::uint8_t> mask(ids.size(), 0);
-  for (std::int64_t r = 0; r < B; ++r) {
-    const auto& c = ctx[static_cast<std::size_t>(r)];
-    const std::int64_t pad = b.width - static_cast<std::int64_t>(c.size());
-    for (std::size_t t = 0; t < c.size(); ++t) {
-      const auto k = static_cast<std::size_t>(r * b.width + pad) + t;
-      ids[k] = c[t];
-      pos[k] = static_cast<std::int64_t>(t);
-      mask[k] = 1;
-    }
-  }
-  b.ids = at::tensor(ids, at::kLong).view({B, b.width}).to(dev);
-  b.positions = at::tensor(pos, at::kLong).view({B, b.width}).to(dev);
-  b.mask = at::tensor(std::vector<std::int64_t>(mask.begin(), mask.end()), at::kLong).view({B, b.width}).to(at::kBool).to(dev);
-  return b;
-}
-
 }  // namespace
 
 // ------------------------------------------------------------------------------------------ generator
@@ -126,6 +99,7 @@ Batch left_padded(const std::vector<std::vector<std::int32_t>>& ctx, const at::D
 struct TorchGenerator::Impl {
   Loaded m;
   GeneratorOptions opt;
+  std::unique_ptr<detail::PrefixCache> cache;
   std::map<std::string, std::vector<std::int32_t>> prompt_cache;  // by problem id + question
 
   const std::vector<std::int32_t>& prompt(const Problem& p) {
@@ -154,6 +128,9 @@ TorchGenerator TorchGenerator::load(const std::string& dir, const GeneratorOptio
   impl->opt = opt;
   impl->m = load_folder(dir, opt.load, !opt.raw_prompt);
   TTSEARCH_REQUIRE(impl->m.config.head == ModelHead::kCausalLM, "{}: {} is not a causal language model", dir, impl->m.config.architecture);
+  TTSEARCH_REQUIRE(opt.prefix_cache_tokens >= 0, "prefix_cache_tokens must be >= 0 (got {})", opt.prefix_cache_tokens);
+  TTSEARCH_REQUIRE(opt.max_batch_tokens > 0, "max_batch_tokens must be > 0 (got {})", opt.max_batch_tokens);
+  if (opt.prefix_cache_tokens > 0) impl->cache = std::make_unique<detail::PrefixCache>(opt.prefix_cache_tokens);
   return TorchGenerator(std::move(impl));
 }
 
@@ -177,13 +154,64 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     }
     TTSEARCH_REQUIRE(static_cast<std::int64_t>(ctx[r].size()) < g.m.config.max_position_embeddings,
                      "generate: context of {} tokens exceeds max_position_embeddings {}", ctx[r].size(), g.m.config.max_position_embeddings);
-    out.usage.push_back({static_cast<std::int64_t>(ctx[r].size()) * req.num_samples,
-                         static_cast<std::int64_t>(ctx[r].size()) * (req.num_samples - 1)});
   }
-  // one prefill per request
+  // the longest cached prefix of each context (at least one token is left to prefill)
+  const auto R = static_cast<std::int64_t>(requests.size());
+  std::vector<detail::PrefixCache::Match> hits(requests.size());
+  std::int64_t P = 0, S = 0, longest_new = 0, samples = 0;
+  for (std::size_t r = 0; r < requests.size(); ++r) {
+    if (g.cache) hits[r] = g.cache->match(ctx[r], static_cast<std::int64_t>(ctx[r].size()) - 1);
+    P = std::max(P, hits[r].length);
+    S = std::max(S, static_cast<std::int64_t>(ctx[r].size()) - hits[r].length);
+    longest_new = std::max(longest_new, requests[r].params.max_tokens);
+    samples += requests[r].num_samples;
+    const auto n = static_cast<std::int64_t>(ctx[r].size());
+    out.usage.push_back({n * requests[r].num_samples, hits[r].length + n * (requests[r].num_samples - 1)});
+  }
+  if (samples * (P + S + longest_new) > g.opt.max_batch_tokens) {
+    throw CapacityExceeded(fmt::format("generate: {} sequences x {} positions ({} cached + {} prompt + {} new) exceed max_batch_tokens {}",
+                                       samples, P + S + longest_new, P, S, longest_new, g.opt.max_batch_tokens));
+  }
+  // prefill: cached prefixes (left-padded to P) as the past, then the uncached suffixes (left-padded to S)
   detail::KVCache cache;
-  const Batch pre = left_padded(ctx, g.m.device);
-  const auto h = g.m.model->hidden(pre.ids, pre.positions, pre.mask, &cache);
+  const auto dev = g.m.device;
+  std::vector<std::int64_t> sfx(static_cast<std::size_t>(R * S), 0), pos(sfx.size(), 0), sfx_mask(sfx.size(), 0), past_mask(static_cast<std::size_t>(R * P), 0);
+  for (std::int64_t r = 0; r < R; ++r) {
+    const auto& c = ctx[static_cast<std::size_t>(r)];
+    const std::int64_t hit = hits[static_cast<std::size_t>(r)].length, len = static_cast<std::int64_t>(c.size()) - hit;
+    for (std::int64_t j = 0; j < hit; ++j) past_mask[static_cast<std::size_t>(r * P + P - hit + j)] = 1;
+    for (std::int64_t t = 0; t < len; ++t) {
+      const auto k = static_cast<std::size_t>(r * S + S - len + t);
+      sfx[k] = c[static_cast<std::size_t>(hit + t)];
+      pos[k] = hit + t;
+      sfx_mask[k] = 1;
+    }
+  }
+  if (P > 0) {
+    const auto L = g.m.config.num_hidden_layers;
+    cache.layers.resize(static_cast<std::size_t>(L));
+    for (std::int64_t l = 0; l < L; ++l) {
+      at::Tensor k, v;
+      for (std::int64_t r = 0; r < R; ++r) {
+        const auto& h = hits[static_cast<std::size_t>(r)];
+        if (h.length == 0) continue;
+        if (!k.defined()) {
+          k = at::zeros({R, h.k[0].size(0), P, h.k[0].size(2)}, h.k[static_cast<std::size_t>(l)].options());
+          v = at::zeros_like(k);
+        }
+        k[r].narrow(1, P - h.length, h.length).copy_(h.k[static_cast<std::size_t>(l)]);
+        v[r].narrow(1, P - h.length, h.length).copy_(h.v[static_cast<std::size_t>(l)]);
+      }
+      cache.layers[static_cast<std::size_t>(l)] = {k, v};
+    }
+  }
+  auto to_bool = [&](const std::vector<std::int64_t>& m, std::int64_t cols) {
+    return at::tensor(m, at::kLong).view({R, cols}).to(at::kBool).to(dev);
+  };
+  at::Tensor prefill_mask = S > 0 ? to_bool(sfx_mask, S) : at::zeros({R, 0}, at::TensorOptions().dtype(at::kBool).device(dev));
+  if (P > 0) prefill_mask = at::cat({to_bool(past_mask, P), prefill_mask}, 1);
+  const auto h = g.m.model->hidden(at::tensor(sfx, at::kLong).view({R, S}).to(dev), at::tensor(pos, at::kLong).view({R, S}).to(dev),
+                                   prefill_mask, &cache);
   const auto first_logits = g.m.model->lm_logits(h.select(1, -1)).contiguous().cpu();  // [R,V]
   // sequences: every sample of every request, sharing its request's cache rows
   struct Seq {
@@ -193,12 +221,13 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     std::string text;
     bool done = false;
     FinishReason finish = FinishReason::kLength;
+    std::int64_t fed = 0;  // generated tokens whose keys and values are in the cache
   };
   std::vector<Seq> seqs;
   std::vector<std::int64_t> row_of;
   for (std::size_t r = 0; r < requests.size(); ++r) {
     for (std::int32_t i = 0; i < requests[r].num_samples; ++i) {
-      seqs.push_back(Seq{r, Rng(requests[r].seed).split(static_cast<std::uint64_t>(i)), {}, {}, false, FinishReason::kLength});
+      seqs.push_back(Seq{r, Rng(requests[r].seed).split(static_cast<std::uint64_t>(i)), {}, {}, false, FinishReason::kLength, 0});
       row_of.push_back(static_cast<std::int64_t>(r));
     }
   }
@@ -207,7 +236,7 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     layer.k = layer.k.index_select(0, index);
     layer.v = layer.v.index_select(0, index);
   }
-  at::Tensor key_mask = pre.mask.index_select(0, index);
+  at::Tensor key_mask = prefill_mask.index_select(0, index);
   const auto V = g.m.config.vocab_size;
   // model vocabularies are padded past the tokenizer (Qwen2.5: 151936 vs 151665): never sample an id without a token
   const auto sampled = static_cast<std::size_t>(std::min<std::int64_t>(V, static_cast<std::int64_t>(g.m.tokenizer->vocab_size())));
@@ -249,21 +278,39 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     bool active = false;
     for (const auto& s : seqs) active = active || !s.done;
     if (!active) break;
-    std::vector<std::int64_t> ids(static_cast<std::size_t>(B)), pos(static_cast<std::size_t>(B));
+    std::vector<std::int64_t> ids(static_cast<std::size_t>(B)), step_pos(static_cast<std::size_t>(B)), live(static_cast<std::size_t>(B));
     for (std::int64_t b = 0; b < B; ++b) {
-      const Seq& s = seqs[static_cast<std::size_t>(b)];
+      Seq& s = seqs[static_cast<std::size_t>(b)];
       ids[static_cast<std::size_t>(b)] = s.gen.back();
-      pos[static_cast<std::size_t>(b)] = static_cast<std::int64_t>(ctx[s.req].size() + s.gen.size()) - 1;
+      step_pos[static_cast<std::size_t>(b)] = static_cast<std::int64_t>(ctx[s.req].size() + s.gen.size()) - 1;
+      live[static_cast<std::size_t>(b)] = s.done ? 0 : 1;  // finished rows run along, masked out
+      if (!s.done) ++s.fed;
     }
-    key_mask = at::cat({key_mask, at::ones({B, 1}, key_mask.options())}, 1);
-    const auto hs = g.m.model->hidden(at::tensor(ids, at::kLong).view({B, 1}).to(g.m.device),
-                                      at::tensor(pos, at::kLong).view({B, 1}).to(g.m.device), key_mask, &cache);
+    key_mask = at::cat({key_mask, at::tensor(live, at::kLong).view({B, 1}).to(at::kBool).to(dev)}, 1);
+    const auto hs = g.m.model->hidden(at::tensor(ids, at::kLong).view({B, 1}).to(dev),
+                                      at::tensor(step_pos, at::kLong).view({B, 1}).to(dev), key_mask, &cache);
     const auto logits = g.m.model->lm_logits(hs.select(1, 0)).contiguous().cpu();  // [B,V]
     for (std::int64_t b = 0; b < B; ++b) {
       Seq& s = seqs[static_cast<std::size_t>(b)];
       if (s.done) continue;
       const float* row = logits.data_ptr<float>() + b * V;
       push(s, sample_token(std::span<const float>(row, sampled), requests[s.req].params, s.rng));
+    }
+  }
+  // keep every sample's keys and values for later calls (the next round of a tree search extends these)
+  if (g.cache) {
+    for (std::int64_t b = 0; b < B; ++b) {
+      const Seq& s = seqs[static_cast<std::size_t>(b)];
+      const auto cols = key_mask[b].nonzero().squeeze(1);
+      std::vector<std::int32_t> ids(ctx[s.req]);
+      ids.insert(ids.end(), s.gen.begin(), s.gen.begin() + s.fed);
+      TTSEARCH_CHECK(static_cast<std::int64_t>(ids.size()) == cols.size(0), "prefix cache: {} ids for {} cached positions", ids.size(), cols.size(0));
+      std::vector<at::Tensor> k, v;
+      for (const auto& layer : cache.layers) {
+        k.push_back(layer.k[b].index_select(1, cols));
+        v.push_back(layer.v[b].index_select(1, cols));
+      }
+      g.cache->insert(ids, k, v);
     }
   }
   for (auto& s : seqs) {

@@ -7,7 +7,9 @@
 ///   token ids of its steps (not re-tokenised text). All requests of a call decode together: one
 ///   batched prefill per distinct context (a request's samples share it: its keys and values are
 ///   computed once, and counted as cached prompt tokens), then one forward per token step for the
-///   whole batch. Sample i of a request draws from Rng(seed).split(i), so its tokens do not depend
+///   whole batch. A radix prefix cache keeps the keys and values of earlier calls' sequences, so a
+///   context only prefills what no earlier call computed (tree search pays for new tokens, not for
+///   depth); cached tokens are reported as cached_prompt_tokens. Sample i of a request draws from Rng(seed).split(i), so its tokens do not depend
 ///   on the rest of the batch. Stop strings are matched on the decoded text after every token, as
 ///   vLLM does: the step ends at the end of the stop string (or its start without
 ///   include_stop_in_output) even inside a token; EOS ids end it with finish "eos"; max_tokens
@@ -38,6 +40,12 @@ struct GeneratorOptions {
   LoadOptions load;
   std::optional<std::string> system_prompt;  ///< a system message (none: the template's default)
   bool raw_prompt = false;                    ///< no chat template: the prompt is the question text
+  /// Prefix cache across calls (radix tree keyed by token ids): keys and values of up to this many
+  /// tokens are kept (least recently used evicted first); 0 turns it off.
+  std::int64_t prefix_cache_tokens = 65536;
+  /// A call whose batch would need more than this many cached token positions (sequences x
+  /// longest length) fails with CapacityExceeded instead of exhausting memory.
+  std::int64_t max_batch_tokens = 1 << 22;
 };
 
 class TorchGenerator {
