@@ -172,7 +172,9 @@ TEST_CASE("TorchPRM: scores at the step tags equal the score head read directly;
   }
   REQUIRE(direct.size() == 3);
   for (int i = 0; i < 3; ++i) CHECK(sc.scores[0][static_cast<std::size_t>(i)] == Approx(direct[static_cast<std::size_t>(i)]).margin(1e-5));
-  CHECK(sc.tokens.at(0) == static_cast<std::int64_t>(ids.size()));
+  // the input ends at the last tag: the template's closing tokens cannot change a causal score
+  const auto last_tag = std::find(ids.rbegin(), ids.rend(), *tok.token_to_id("<extra_0>"));
+  CHECK(sc.tokens.at(0) == static_cast<std::int64_t>(ids.rend() - last_tag));
 
   // real searches on real (tiny, random) models: batched == one by one, traces replay, budgets hold
   std::vector<Problem> ps = {p, Problem{.id = "q", .question = "What is 4 * 4?", .reference = "16"}};
@@ -302,5 +304,33 @@ TEST_CASE("prefix cache: reuse across calls gives the same samples as no reuse, 
   CHECK_THROWS_AS(tight.generate(std::vector<GenerateRequest>{request(p, t, 0, 8, step, 1)}), CapacityExceeded);
   CHECK_THROWS_WITH(tight.generate(std::vector<GenerateRequest>{request(p, t, 0, 8, step, 1)}), Catch::Contains("exceed max_batch_tokens 50"));
   CHECK_THROWS_WITH(TorchGenerator::load(dir.string(), {.prefix_cache_tokens = -1}), Catch::Contains("prefix_cache_tokens must be >= 0"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("TorchPRM prefix cache: a path extending a scored one costs only its new tokens, same scores", "[torch][runtime][cache]") {
+  const fs::path dir = tiny_folder("prmcache", true, 51);
+  TorchPRM cached = TorchPRM::load(dir.string());
+  TorchPRM fresh = TorchPRM::load(dir.string(), {.prefix_cache_tokens = 0});
+  Problem p{.id = "p", .question = "What is 8 - 3?", .reference = "5"};
+  SearchTree t;
+  Step s1, s2, s3, s3b;
+  s1.text = "Step 1: 8 - 3\n\n";
+  s2.text = "Step 2: that is 5\n\n";
+  s3.text = "The answer is \\boxed{5}.";
+  s3b.text = "The answer is \\boxed{6}.";
+  const NodeId a = t.add_child(0, s1), b = t.add_child(a, s2), c = t.add_child(b, s3), d = t.add_child(b, s3b);
+  std::int64_t first_round = 0;
+  for (const auto& round : std::vector<std::vector<NodeId>>{{a}, {b}, {c, d}}) {
+    std::vector<ScoreRequest> reqs;
+    for (NodeId n : round) reqs.push_back({&p, t.path(n)});
+    const auto x = cached.score(reqs), y = fresh.score(reqs);
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+      REQUIRE(x.scores[i].size() == y.scores[i].size());
+      for (std::size_t j = 0; j < x.scores[i].size(); ++j) CHECK(x.scores[i][j] == Approx(y.scores[i][j]).margin(1e-5));
+      if (round.front() == a) first_round = x.tokens[i];
+      if (round.front() != a) CHECK(x.tokens[i] < y.tokens[i]);  // only the new step (and its tag) was read
+    }
+  }
+  CHECK(first_round > 0);
   fs::remove_all(dir);
 }

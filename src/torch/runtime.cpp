@@ -92,6 +92,78 @@ Loaded load_folder(const std::string& dir, const LoadOptions& opt, bool need_cha
   return l;
 }
 
+/// A batched prefill that starts from cached prefixes: each context's longest cached prefix (at
+/// most all but its last token) is the past, left-padded to the longest hit P; the uncached
+/// suffixes are left-padded to S. `layers` entries of a match are keys/values; any further
+/// entries (the PRM's per-position scores) are returned in `extra`.
+struct Prefill {
+  detail::KVCache cache;
+  at::Tensor hidden;  ///< [R,S,H]
+  at::Tensor mask;    ///< [R,P+S] key mask
+  std::vector<detail::PrefixCache::Match> hits;
+  std::int64_t P = 0, S = 0;
+};
+
+Prefill prefill_cached(detail::Transformer& model, detail::PrefixCache* pc, const std::vector<std::vector<std::int32_t>>& ctx,
+                       const at::Device& dev) {
+  Prefill f;
+  const auto R = static_cast<std::int64_t>(ctx.size());
+  const auto L = model->config.num_hidden_layers;
+  f.hits.resize(ctx.size());
+  for (std::size_t r = 0; r < ctx.size(); ++r) {
+    if (pc) f.hits[r] = pc->match(ctx[r], static_cast<std::int64_t>(ctx[r].size()) - 1);
+    f.P = std::max(f.P, f.hits[r].length);
+    f.S = std::max(f.S, static_cast<std::int64_t>(ctx[r].size()) - f.hits[r].length);
+  }
+  std::vector<std::int64_t> sfx(static_cast<std::size_t>(R * f.S), 0), pos(sfx.size(), 0), sfx_mask(sfx.size(), 0),
+      past_mask(static_cast<std::size_t>(R * f.P), 0);
+  for (std::int64_t r = 0; r < R; ++r) {
+    const auto& c = ctx[static_cast<std::size_t>(r)];
+    const std::int64_t hit = f.hits[static_cast<std::size_t>(r)].length, len = static_cast<std::int64_t>(c.size()) - hit;
+    for (std::int64_t j = 0; j < hit; ++j) past_mask[static_cast<std::size_t>(r * f.P + f.P - hit + j)] = 1;
+    for (std::int64_t t = 0; t < len; ++t) {
+      const auto k = static_cast<std::size_t>(r * f.S + f.S - len + t);
+      sfx[k] = c[static_cast<std::size_t>(hit + t)];
+      pos[k] = hit + t;
+      sfx_mask[k] = 1;
+    }
+  }
+  if (f.P > 0) {
+    f.cache.layers.resize(static_cast<std::size_t>(L));
+    for (std::int64_t l = 0; l < L; ++l) {
+      at::Tensor k, v;
+      for (std::int64_t r = 0; r < R; ++r) {
+        const auto& h = f.hits[static_cast<std::size_t>(r)];
+        if (h.length == 0) continue;
+        if (!k.defined()) {
+          k = at::zeros({R, h.k[0].size(0), f.P, h.k[0].size(2)}, h.k[static_cast<std::size_t>(l)].options());
+          v = at::zeros_like(k);
+        }
+        k[r].narrow(1, f.P - h.length, h.length).copy_(h.k[static_cast<std::size_t>(l)]);
+        v[r].narrow(1, f.P - h.length, h.length).copy_(h.v[static_cast<std::size_t>(l)]);
+      }
+      f.cache.layers[static_cast<std::size_t>(l)] = {k, v};
+    }
+  }
+  auto to_bool = [&](const std::vector<std::int64_t>& m, std::int64_t cols) {
+    return at::tensor(m, at::kLong).view({R, cols}).to(at::kBool).to(dev);
+  };
+  f.mask = to_bool(sfx_mask, f.S);
+  if (f.P > 0) f.mask = at::cat({to_bool(past_mask, f.P), f.mask}, 1);
+  f.hidden = model->hidden(at::tensor(sfx, at::kLong).view({R, f.S}).to(dev), at::tensor(pos, at::kLong).view({R, f.S}).to(dev), f.mask,
+                           &f.cache);
+  return f;
+}
+
+/// The keys and values of row `b` at its valid (unmasked) positions, per layer.
+void row_kv(const detail::KVCache& cache, const at::Tensor& mask_row, std::int64_t b, std::vector<at::Tensor>& k, std::vector<at::Tensor>& v) {
+  const auto cols = mask_row.nonzero().squeeze(1);
+  for (const auto& layer : cache.layers) {
+    k.push_back(layer.k[b].index_select(1, cols));
+    v.push_back(layer.v[b].index_select(1, cols));
+  }
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------------------------ generator
@@ -155,63 +227,26 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     TTSEARCH_REQUIRE(static_cast<std::int64_t>(ctx[r].size()) < g.m.config.max_position_embeddings,
                      "generate: context of {} tokens exceeds max_position_embeddings {}", ctx[r].size(), g.m.config.max_position_embeddings);
   }
-  // the longest cached prefix of each context (at least one token is left to prefill)
-  const auto R = static_cast<std::int64_t>(requests.size());
-  std::vector<detail::PrefixCache::Match> hits(requests.size());
-  std::int64_t P = 0, S = 0, longest_new = 0, samples = 0;
+  // one batched prefill of every context's uncached suffix
+  std::int64_t longest_new = 0, samples = 0, S = 0;
   for (std::size_t r = 0; r < requests.size(); ++r) {
-    if (g.cache) hits[r] = g.cache->match(ctx[r], static_cast<std::int64_t>(ctx[r].size()) - 1);
-    P = std::max(P, hits[r].length);
-    S = std::max(S, static_cast<std::int64_t>(ctx[r].size()) - hits[r].length);
     longest_new = std::max(longest_new, requests[r].params.max_tokens);
     samples += requests[r].num_samples;
-    const auto n = static_cast<std::int64_t>(ctx[r].size());
-    out.usage.push_back({n * requests[r].num_samples, hits[r].length + n * (requests[r].num_samples - 1)});
+    S = std::max<std::int64_t>(S, static_cast<std::int64_t>(ctx[r].size()));
   }
-  if (samples * (P + S + longest_new) > g.opt.max_batch_tokens) {
-    throw CapacityExceeded(fmt::format("generate: {} sequences x {} positions ({} cached + {} prompt + {} new) exceed max_batch_tokens {}",
-                                       samples, P + S + longest_new, P, S, longest_new, g.opt.max_batch_tokens));
+  if (samples * (S + longest_new) > g.opt.max_batch_tokens) {  // checked before any work, against the uncached worst case
+    throw CapacityExceeded(fmt::format("generate: {} sequences x {} positions ({} context + {} new) exceed max_batch_tokens {}",
+                                       samples, S + longest_new, S, longest_new, g.opt.max_batch_tokens));
   }
-  // prefill: cached prefixes (left-padded to P) as the past, then the uncached suffixes (left-padded to S)
-  detail::KVCache cache;
   const auto dev = g.m.device;
-  std::vector<std::int64_t> sfx(static_cast<std::size_t>(R * S), 0), pos(sfx.size(), 0), sfx_mask(sfx.size(), 0), past_mask(static_cast<std::size_t>(R * P), 0);
-  for (std::int64_t r = 0; r < R; ++r) {
-    const auto& c = ctx[static_cast<std::size_t>(r)];
-    const std::int64_t hit = hits[static_cast<std::size_t>(r)].length, len = static_cast<std::int64_t>(c.size()) - hit;
-    for (std::int64_t j = 0; j < hit; ++j) past_mask[static_cast<std::size_t>(r * P + P - hit + j)] = 1;
-    for (std::int64_t t = 0; t < len; ++t) {
-      const auto k = static_cast<std::size_t>(r * S + S - len + t);
-      sfx[k] = c[static_cast<std::size_t>(hit + t)];
-      pos[k] = hit + t;
-      sfx_mask[k] = 1;
-    }
+  Prefill pre = prefill_cached(g.m.model, g.cache.get(), ctx, dev);
+  for (std::size_t r = 0; r < requests.size(); ++r) {
+    const auto n = static_cast<std::int64_t>(ctx[r].size());
+    out.usage.push_back({n * requests[r].num_samples, pre.hits[r].length + n * (requests[r].num_samples - 1)});
   }
-  if (P > 0) {
-    const auto L = g.m.config.num_hidden_layers;
-    cache.layers.resize(static_cast<std::size_t>(L));
-    for (std::int64_t l = 0; l < L; ++l) {
-      at::Tensor k, v;
-      for (std::int64_t r = 0; r < R; ++r) {
-        const auto& h = hits[static_cast<std::size_t>(r)];
-        if (h.length == 0) continue;
-        if (!k.defined()) {
-          k = at::zeros({R, h.k[0].size(0), P, h.k[0].size(2)}, h.k[static_cast<std::size_t>(l)].options());
-          v = at::zeros_like(k);
-        }
-        k[r].narrow(1, P - h.length, h.length).copy_(h.k[static_cast<std::size_t>(l)]);
-        v[r].narrow(1, P - h.length, h.length).copy_(h.v[static_cast<std::size_t>(l)]);
-      }
-      cache.layers[static_cast<std::size_t>(l)] = {k, v};
-    }
-  }
-  auto to_bool = [&](const std::vector<std::int64_t>& m, std::int64_t cols) {
-    return at::tensor(m, at::kLong).view({R, cols}).to(at::kBool).to(dev);
-  };
-  at::Tensor prefill_mask = S > 0 ? to_bool(sfx_mask, S) : at::zeros({R, 0}, at::TensorOptions().dtype(at::kBool).device(dev));
-  if (P > 0) prefill_mask = at::cat({to_bool(past_mask, P), prefill_mask}, 1);
-  const auto h = g.m.model->hidden(at::tensor(sfx, at::kLong).view({R, S}).to(dev), at::tensor(pos, at::kLong).view({R, S}).to(dev),
-                                   prefill_mask, &cache);
+  detail::KVCache& cache = pre.cache;
+  const at::Tensor& h = pre.hidden;
+  const at::Tensor& prefill_mask = pre.mask;
   const auto first_logits = g.m.model->lm_logits(h.select(1, -1)).contiguous().cpu();  // [R,V]
   // sequences: every sample of every request, sharing its request's cache rows
   struct Seq {
@@ -301,15 +336,12 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
   if (g.cache) {
     for (std::int64_t b = 0; b < B; ++b) {
       const Seq& s = seqs[static_cast<std::size_t>(b)];
-      const auto cols = key_mask[b].nonzero().squeeze(1);
       std::vector<std::int32_t> ids(ctx[s.req]);
       ids.insert(ids.end(), s.gen.begin(), s.gen.begin() + s.fed);
-      TTSEARCH_CHECK(static_cast<std::int64_t>(ids.size()) == cols.size(0), "prefix cache: {} ids for {} cached positions", ids.size(), cols.size(0));
       std::vector<at::Tensor> k, v;
-      for (const auto& layer : cache.layers) {
-        k.push_back(layer.k[b].index_select(1, cols));
-        v.push_back(layer.v[b].index_select(1, cols));
-      }
+      row_kv(cache, key_mask[b], b, k, v);
+      TTSEARCH_CHECK(static_cast<std::int64_t>(ids.size()) == k.front().size(1), "prefix cache: {} ids for {} cached positions", ids.size(),
+                     k.front().size(1));
       g.cache->insert(ids, k, v);
     }
   }
@@ -329,6 +361,7 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
 struct TorchPRM::Impl {
   Loaded m;
   PrmOptions opt;
+  std::unique_ptr<detail::PrefixCache> cache;  // keys, values and each position's step score
   std::int32_t tag_id = -1, good_id = -1, bad_id = -1;
 };
 
@@ -369,6 +402,10 @@ TorchPRM TorchPRM::load(const std::string& dir, const PrmOptions& opt) {
       TTSEARCH_REQUIRE(c.head == ModelHead::kSequenceClassification && c.num_labels == 1,
                        "{}: {} is not a one-label sequence classifier (an outcome reward model)", dir, c.architecture);
       break;
+  }
+  TTSEARCH_REQUIRE(opt.prefix_cache_tokens >= 0, "prefix_cache_tokens must be >= 0 (got {})", opt.prefix_cache_tokens);
+  if (opt.prefix_cache_tokens > 0 && opt.convention != RewardConvention::kOutcome) {
+    impl->cache = std::make_unique<detail::PrefixCache>(opt.prefix_cache_tokens);
   }
   return TorchPRM(std::move(impl));
 }
@@ -411,61 +448,83 @@ Scoring TorchPRM::score(std::span<const ScoreRequest> requests) {
     }
     seqs.push_back(p.m.tokenizer->encode(input));
   }
-  // right-padded batch: positions are 0.. for every row, padding masked out
-  std::int64_t L = 0;
-  for (const auto& s : seqs) L = std::max<std::int64_t>(L, static_cast<std::int64_t>(s.size()));
-  const auto B = static_cast<std::int64_t>(seqs.size());
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(B * L), 0), mask(ids.size(), 0);
-  for (std::int64_t b = 0; b < B; ++b) {
-    for (std::size_t t = 0; t < seqs[static_cast<std::size_t>(b)].size(); ++t) {
-      ids[static_cast<std::size_t>(b * L) + t] = seqs[static_cast<std::size_t>(b)][t];
-      mask[static_cast<std::size_t>(b * L) + t] = 1;
+  const bool tags = p.opt.convention != RewardConvention::kOutcome;
+  const std::size_t R = seqs.size();
+  if (tags) {  // nothing after the last tag changes a score (causal): cut there, so a path's input prefixes its extensions'
+    for (std::size_t r = 0; r < R; ++r) {
+      auto& sq = seqs[r];
+      const auto last = std::find(sq.rbegin(), sq.rend(), p.tag_id);
+      if (last == sq.rend()) {
+        throw InvalidArgument(fmt::format("score: path {}: the step tag \"{}\" (id {}) does not occur in the tokenised input "
+                                          "(the tokenizer merges it with its neighbours); choose a tag that is a single token",
+                                          r, p.opt.step_tag, p.tag_id));
+      }
+      sq.resize(static_cast<std::size_t>(sq.rend() - last));
     }
   }
   const auto dev = p.m.device;
-  const auto positions = at::arange(L, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0).expand({B, L}).contiguous();
-  const auto h = p.m.model->hidden(at::tensor(ids, at::kLong).view({B, L}).to(dev), positions,
-                                   at::tensor(mask, at::kLong).view({B, L}).to(at::kBool).to(dev), nullptr);
-  // read only what is needed: the hidden states at the tag positions (or the last token), then
-  // the head, or just the two LM-head rows of the token pair (never [B, L, vocab] logits)
+  Prefill pre = prefill_cached(p.m.model, p.cache.get(), seqs, dev);
+  const auto S = pre.S;
+  const auto L = static_cast<std::size_t>(p.m.config.num_hidden_layers);
+  // read only what is needed: the hidden states at the new tags (or the last token), then the
+  // head, or just the two LM-head rows of the token pair (never [B, L, vocab] logits)
   std::vector<std::int64_t> flat;
-  std::vector<std::size_t> owner;
-  for (std::int64_t b = 0; b < B; ++b) {
-    const auto& s = seqs[static_cast<std::size_t>(b)];
-    if (p.opt.convention == RewardConvention::kOutcome) {
-      flat.push_back(b * L + static_cast<std::int64_t>(s.size()) - 1);
-      owner.push_back(static_cast<std::size_t>(b));
+  std::vector<std::pair<std::size_t, std::size_t>> where;  // (path, position)
+  for (std::size_t r = 0; r < R; ++r) {
+    const auto n = static_cast<std::int64_t>(seqs[r].size()), hit = pre.hits[r].length;
+    const auto column = [&](std::int64_t t) { return static_cast<std::int64_t>(r) * S + S - (n - hit) + (t - hit); };
+    if (!tags) {
+      flat.push_back(column(n - 1));
+      where.emplace_back(r, static_cast<std::size_t>(n - 1));
       continue;
     }
-    for (std::size_t t = 0; t < s.size(); ++t) {
-      if (s[t] == p.tag_id) {
-        flat.push_back(b * L + static_cast<std::int64_t>(t));
-        owner.push_back(static_cast<std::size_t>(b));
+    for (std::int64_t t = hit; t < n; ++t) {
+      if (seqs[r][static_cast<std::size_t>(t)] == p.tag_id) {
+        flat.push_back(column(t));
+        where.emplace_back(r, static_cast<std::size_t>(t));
       }
     }
   }
-  const auto picked = h.reshape({B * L, -1}).index_select(0, at::tensor(flat, at::kLong).to(dev));
-  at::Tensor values;
-  switch (p.opt.convention) {
-    case RewardConvention::kQwenPrm: values = at::softmax(p.m.model->score_logits(picked), -1).select(1, 1); break;
-    case RewardConvention::kTokenPair: {
-      const auto rows = p.m.model->lm_head->weight.index_select(0, at::tensor(std::vector<std::int64_t>{p.good_id, p.bad_id}, at::kLong).to(dev));
-      values = at::softmax(at::matmul(picked, rows.t()).to(at::kFloat), -1).select(1, 0);  // P(good)
-      break;
+  std::vector<float> computed;
+  if (!flat.empty()) {
+    const auto picked = pre.hidden.reshape({static_cast<std::int64_t>(R) * S, -1}).index_select(0, at::tensor(flat, at::kLong).to(dev));
+    at::Tensor values;
+    switch (p.opt.convention) {
+      case RewardConvention::kQwenPrm: values = at::softmax(p.m.model->score_logits(picked), -1).select(1, 1); break;
+      case RewardConvention::kTokenPair: {
+        const auto rows = p.m.model->lm_head->weight.index_select(0, at::tensor(std::vector<std::int64_t>{p.good_id, p.bad_id}, at::kLong).to(dev));
+        values = at::softmax(at::matmul(picked, rows.t()).to(at::kFloat), -1).select(1, 0);  // P(good)
+        break;
+      }
+      case RewardConvention::kOutcome: values = p.m.model->score_logits(picked).select(1, 0); break;
     }
-    case RewardConvention::kOutcome: values = p.m.model->score_logits(picked).select(1, 0); break;
+    const auto cpu = values.contiguous().cpu();
+    computed.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
   }
-  const auto probs = values.contiguous().cpu();
-  out.scores.resize(requests.size());
-  for (std::size_t k = 0; k < owner.size(); ++k) out.scores[owner[k]].push_back(probs.data_ptr<float>()[k]);
-  for (std::size_t b = 0; b < out.scores.size(); ++b) {
-    if (out.scores[b].empty()) {
-      throw InvalidArgument(fmt::format("score: path {}: the step tag \"{}\" (id {}) does not occur in the tokenised input "
-                                        "(the tokenizer merges it with its neighbours); choose a tag that is a single token",
-                                        b, p.opt.step_tag, p.tag_id));
+  // every position's score: from the cache for the cached prefix, computed for the rest (NaN = not a tag)
+  std::vector<std::vector<float>> at_pos(R);
+  for (std::size_t r = 0; r < R; ++r) {
+    at_pos[r].assign(seqs[r].size(), std::numeric_limits<float>::quiet_NaN());
+    const auto& hit = pre.hits[r];
+    if (hit.length > 0 && hit.k.size() > L) {
+      const auto cached = hit.k[L].contiguous();
+      std::copy(cached.data_ptr<float>(), cached.data_ptr<float>() + hit.length, at_pos[r].begin());
     }
   }
-  for (std::size_t b = 0; b < seqs.size(); ++b) out.tokens.push_back(static_cast<std::int64_t>(seqs[b].size()));
+  for (std::size_t k = 0; k < where.size(); ++k) at_pos[where[k].first][where[k].second] = computed[k];
+  out.scores.resize(R);
+  for (std::size_t r = 0; r < R; ++r) {
+    for (float v : at_pos[r]) if (!std::isnan(v)) out.scores[r].push_back(v);
+    out.tokens.push_back(static_cast<std::int64_t>(seqs[r].size()) - pre.hits[r].length);  // tokens actually processed
+    if (p.cache) {
+      std::vector<at::Tensor> k, v;
+      row_kv(pre.cache, pre.mask[static_cast<std::int64_t>(r)], static_cast<std::int64_t>(r), k, v);
+      const auto scores = at::tensor(at_pos[r]).view({1, static_cast<std::int64_t>(seqs[r].size()), 1});
+      k.push_back(scores);
+      v.push_back(scores);
+      p.cache->insert(seqs[r], k, v);
+    }
+  }
   return out;
 }
 

@@ -18,7 +18,9 @@
 ///   user: question, assistant: steps joined by the step tag (default "<extra_0>") with one after
 ///   the last], no generation prompt; each step's score is softmax(score head)[1] at its tag. Steps
 ///   are the path text split on "\n\n" (search-and-learn's convention). Also the "+"/"-" token-pair
-///   convention of Math-Shepherd-style PRMs and outcome reward models (RewardConvention).
+///   convention of Math-Shepherd-style PRMs and outcome reward models (RewardConvention). With the
+///   step-tag conventions a radix prefix cache keeps earlier paths' keys, values and step scores:
+///   a path that extends a scored one costs only its new tokens (Scoring::tokens reports them).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -83,6 +85,9 @@ struct PrmOptions {
   std::string step_separator = "\n\n";
   std::string good_token = "+";         ///< kTokenPair
   std::string bad_token = "-";          ///< kTokenPair
+  /// Prefix cache (step-tag conventions): keys, values and step scores of up to this many tokens
+  /// are kept, so a path extending a scored one is read from its first new token; 0 turns it off.
+  std::int64_t prefix_cache_tokens = 65536;
 };
 
 class TorchPRM {
