@@ -19,13 +19,8 @@ struct GradeArgs {
 /// Returns the process exit code: 0 ok, 2 when any line was malformed.
 inline int run_grade(const GradeArgs& a) {
   InputFile in(a.input);
-  std::ofstream file;
-  std::ostream* out = &std::cout;
-  if (a.output != "-") {
-    file.open(a.output);
-    if (!file) throw InvalidArgument(fmt::format("cannot open output file '{}'", a.output));
-    out = &file;
-  }
+  OutputFile output(a.output);
+  std::ostream* out = &output.stream();
   std::size_t graded = 0, correct = 0, errors = 0;
   in.for_each(
       [&](const Json& j, std::size_t line) {

@@ -61,6 +61,20 @@ class InputFile {
   std::istream* in_ = nullptr;
 };
 
+/// Opens `path` ("-" = stdout) for writing; throws InvalidArgument when it cannot.
+class OutputFile {
+ public:
+  explicit OutputFile(const std::string& path) {
+    if (path == "-") return;
+    file_ = std::make_unique<std::ofstream>(path);
+    if (!*file_) throw InvalidArgument(fmt::format("cannot open output file '{}'", path));
+  }
+  std::ostream& stream() { return file_ ? *file_ : std::cout; }
+
+ private:
+  std::unique_ptr<std::ofstream> file_;
+};
+
 /// A string field (numbers are accepted and printed as JSON numbers).
 inline std::string string_field(const InputFile& f, const Json& j, std::size_t line, const std::string& key) {
   if (!j.contains(key)) throw f.error(line, fmt::format("missing field \"{}\"", key));

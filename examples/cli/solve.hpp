@@ -125,6 +125,22 @@ inline Budget solve_budget(const SolveArgs& a) {
   return budget;
 }
 
+/// Runs the searches with a progress bar and, when `trace` is not empty, the JSONL audit writer.
+template <Generator G, Verifier V>
+std::vector<SearchResult> run_observed(const std::vector<SearchSpec>& specs, G& gen, V& ver, const std::string& trace) {
+  std::unique_ptr<JsonlAuditWriter> writer;
+  if (!trace.empty()) writer = std::make_unique<JsonlAuditWriter>(trace);
+  struct ProgressObserver final : Observer {
+    Progress bar;
+    explicit ProgressObserver(std::size_t n) : bar("solve", n) {}
+    void on_search_end(std::size_t, const SearchResult&) override { bar.tick(); }
+  } progress(specs.size());
+  ObserverList observers;
+  observers.add(progress);
+  if (writer) observers.add(*writer);
+  return run_searches(std::span<const SearchSpec>(specs), gen, ver, observers);
+}
+
 /// Prints accuracy, the mean ledger and the stop reasons of a run.
 inline void print_summary(const std::vector<SearchResult>& results, double correct) {
   const double n = static_cast<double>(results.size());
@@ -172,25 +188,15 @@ inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Js
   const Budget budget = solve_budget(a);
   std::vector<SearchSpec> specs;
   for (std::size_t i = 0; i < problems.size(); ++i) specs.push_back(e.make(problems[i], options, budget, batch_seed(a.seed, i)));
-  std::unique_ptr<JsonlAuditWriter> writer;
-  if (!a.trace.empty()) writer = std::make_unique<JsonlAuditWriter>(a.trace);
-  struct ProgressObserver final : Observer {
-    Progress bar;
-    explicit ProgressObserver(std::size_t n) : bar("solve", n) {}
-    void on_search_end(std::size_t, const SearchResult&) override { bar.tick(); }
-  } progress(problems.size());
-  ObserverList observers;
-  observers.add(progress);
-  if (writer) observers.add(*writer);
   std::vector<SearchResult> results;
   if (a.prm.empty()) {
     NoVerifier none;
-    results = run_searches(std::span<const SearchSpec>(specs), gen, none, observers);
+    results = run_observed(specs, gen, none, a.trace);
   } else {
     torch::PrmOptions popt;
     popt.load = {a.device, a.dtype};
     auto prm = torch::TorchPRM::load(a.prm, popt);
-    results = run_searches(std::span<const SearchSpec>(specs), gen, prm, observers);
+    results = run_observed(specs, gen, prm, a.trace);
   }
   double correct = 0;
   std::ofstream preds;
@@ -214,7 +220,7 @@ inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Js
                            a.policy, a.prm.empty() ? "none" : a.prm, a.device, a.dtype);
   std::cout << fmt::format("options {}\n", options.dump());
   print_summary(results, correct);
-  if (writer) std::cout << fmt::format("trace written to {}\n", a.trace);
+  if (!a.trace.empty()) std::cout << fmt::format("trace written to {}\n", a.trace);
   if (preds) std::cout << fmt::format("predictions written to {}\n", a.predictions);
   return 0;
 }
@@ -241,24 +247,14 @@ inline int run_solve(const SolveArgs& a) {
 
   testing::SimulatedGenerator gen;
   auto prm = simulated_prm(a.prm_noise, a.seed);
-  std::unique_ptr<JsonlAuditWriter> writer;
-  if (!a.trace.empty()) writer = std::make_unique<JsonlAuditWriter>(a.trace);
-  struct ProgressObserver final : Observer {
-    Progress bar;
-    explicit ProgressObserver(std::size_t n) : bar("solve", n) {}
-    void on_search_end(std::size_t, const SearchResult&) override { bar.tick(); }
-  } progress(problems.size());
-  ObserverList observers;
-  observers.add(progress);
-  if (writer) observers.add(*writer);
-  const auto results = run_searches(std::span<const SearchSpec>(specs), gen, prm, observers);
+  const auto results = run_observed(specs, gen, prm, a.trace);
 
   const double correct = accuracy(results, problems) * static_cast<double>(results.size());
   std::cout << fmt::format("strategy {} on {} simulated problems (seed {}, PRM noise {})\n", e.name, results.size(), a.seed,
                            a.prm_noise);
   std::cout << fmt::format("options {}\n", options.dump());
   print_summary(results, correct);
-  if (writer) std::cout << fmt::format("trace written to {}\n", a.trace);
+  if (!a.trace.empty()) std::cout << fmt::format("trace written to {}\n", a.trace);
   return 0;
 }
 

@@ -25,13 +25,8 @@ struct TokenizeArgs {
 inline int run_tokenize(const TokenizeArgs& a) {
   const auto tok = torch::Tokenizer::from_file(a.tokenizer);
   InputFile in(a.input);
-  std::ofstream file;
-  std::ostream* out = &std::cout;
-  if (a.output != "-") {
-    file.open(a.output);
-    if (!file) throw InvalidArgument(fmt::format("cannot open output file '{}'", a.output));
-    out = &file;
-  }
+  OutputFile output(a.output);
+  std::ostream* out = &output.stream();
   std::size_t lines = 0, errors = 0;
   in.for_each(
       [&](const Json& j, std::size_t line) {

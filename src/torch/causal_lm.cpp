@@ -2,7 +2,6 @@
 
 #include "model.hpp"
 #include "ttsearch/core/error.hpp"
-#include "ttsearch/torch/device.hpp"
 #include "ttsearch/torch/model.hpp"
 
 namespace ttsearch::torch {
@@ -32,12 +31,10 @@ CausalLM::~CausalLM() = default;
 
 CausalLM CausalLM::load(const std::string& dir, const LoadOptions& opt) {
   auto impl = std::make_unique<Impl>();
-  impl->config = load_model_config(dir);
-  const DeviceSpec d = resolve_device(opt.device);
-  impl->device = d.kind == DeviceSpec::Kind::kCpu ? at::Device(at::kCPU) : at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(d.index));
-  const auto dtype = detail::parse_scalar_type(opt.dtype);
-  TTSEARCH_REQUIRE(!(dtype == at::kHalf && impl->device.is_cpu()), "float16 is not supported on CPU by this libtorch; use bfloat16 or float32");
-  impl->model = detail::load_transformer(dir, impl->config, dtype, impl->device);
+  auto loaded = detail::load_model(dir, opt.device, opt.dtype);
+  impl->config = std::move(loaded.config);
+  impl->model = loaded.model;
+  impl->device = loaded.device;
   return CausalLM(std::move(impl));
 }
 

@@ -195,4 +195,19 @@ Transformer load_transformer(const std::string& dir, const ModelConfig& c, at::S
   return m;
 }
 
+at::Device parse_device_spec(const std::string& spec) {
+  const DeviceSpec d = resolve_device(spec);
+  return d.kind == DeviceSpec::Kind::kCpu ? at::Device(at::kCPU) : at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(d.index));
+}
+
+LoadedModel load_model(const std::string& dir, const std::string& device, const std::string& dtype_name) {
+  LoadedModel l;
+  l.config = load_model_config(dir);
+  l.device = parse_device_spec(device);
+  const auto dtype = parse_scalar_type(dtype_name);
+  TTSEARCH_REQUIRE(!(dtype == at::kHalf && l.device.is_cpu()), "float16 is not supported on CPU by this libtorch; use bfloat16 or float32");
+  l.model = load_transformer(dir, l.config, dtype, l.device);
+  return l;
+}
+
 }  // namespace ttsearch::torch::detail

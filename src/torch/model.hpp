@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ttsearch/torch/config.hpp"
+#include "ttsearch/torch/device.hpp"
 
 // TORCH_MODULE names torch::nn unqualified, which inside ttsearch::torch finds this namespace.
 #define TTSEARCH_TORCH_MODULE(Name)                                  \
@@ -102,5 +103,16 @@ TTSEARCH_TORCH_MODULE(Transformer);
 Transformer load_transformer(const std::string& dir, const ModelConfig& c, at::ScalarType dtype, const at::Device& device);
 
 at::ScalarType parse_scalar_type(const std::string& name);
+
+/// The device of a spec ("cpu", "cuda", "cuda:N"), checked to exist.
+at::Device parse_device_spec(const std::string& spec);
+
+/// A model folder's config and weights on the device and dtype asked for.
+struct LoadedModel {
+  ModelConfig config;
+  Transformer model{nullptr};
+  at::Device device{at::kCPU};
+};
+LoadedModel load_model(const std::string& dir, const std::string& device, const std::string& dtype);
 
 }  // namespace ttsearch::torch::detail

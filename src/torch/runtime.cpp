@@ -11,7 +11,6 @@
 #include "prefix_cache.hpp"
 #include "ttsearch/core/error.hpp"
 #include "ttsearch/torch/chat.hpp"
-#include "ttsearch/torch/device.hpp"
 #include "ttsearch/torch/tokenizer.hpp"
 
 namespace ttsearch::torch {
@@ -64,11 +63,6 @@ std::int32_t sample_token(std::span<const float> logits, const SamplingParams& p
 
 namespace {
 
-at::Device to_device(const std::string& spec) {
-  const DeviceSpec d = resolve_device(spec);
-  return d.kind == DeviceSpec::Kind::kCpu ? at::Device(at::kCPU) : at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(d.index));
-}
-
 struct Loaded {
   ModelConfig config;
   detail::Transformer model{nullptr};
@@ -79,11 +73,10 @@ struct Loaded {
 
 Loaded load_folder(const std::string& dir, const LoadOptions& opt, bool need_chat) {
   Loaded l;
-  l.config = load_model_config(dir);
-  l.device = to_device(opt.device);
-  const auto dtype = detail::parse_scalar_type(opt.dtype);
-  TTSEARCH_REQUIRE(!(dtype == at::kHalf && l.device.is_cpu()), "float16 is not supported on CPU by this libtorch; use bfloat16 or float32");
-  l.model = detail::load_transformer(dir, l.config, dtype, l.device);
+  auto loaded = detail::load_model(dir, opt.device, opt.dtype);
+  l.config = std::move(loaded.config);
+  l.model = loaded.model;
+  l.device = loaded.device;
   const auto tok = std::filesystem::path(dir) / "tokenizer.json";
   l.tokenizer = Tokenizer::from_file(tok.string());
   TTSEARCH_REQUIRE(l.tokenizer->vocab_size() <= static_cast<std::size_t>(l.config.vocab_size),
