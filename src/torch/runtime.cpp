@@ -63,20 +63,15 @@ std::int32_t sample_token(std::span<const float> logits, const SamplingParams& p
 
 namespace {
 
-struct Loaded {
-  ModelConfig config;
-  detail::Transformer model{nullptr};
-  at::Device device{at::kCPU};
+/// A model folder as the backends need it: the model (config, weights, device) plus its tokenizer and chat template.
+struct Loaded : detail::LoadedModel {
   std::optional<Tokenizer> tokenizer;
   std::optional<ChatTemplate> chat;
 };
 
 Loaded load_folder(const std::string& dir, const LoadOptions& opt, bool need_chat) {
   Loaded l;
-  auto loaded = detail::load_model(dir, opt.device, opt.dtype);
-  l.config = std::move(loaded.config);
-  l.model = loaded.model;
-  l.device = loaded.device;
+  static_cast<detail::LoadedModel&>(l) = detail::load_model(dir, opt.device, opt.dtype);
   const auto tok = std::filesystem::path(dir) / "tokenizer.json";
   l.tokenizer = Tokenizer::from_file(tok.string());
   TTSEARCH_REQUIRE(l.tokenizer->vocab_size() <= static_cast<std::size_t>(l.config.vocab_size),
@@ -246,7 +241,7 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     std::size_t req;
     Rng rng;
     std::vector<std::int32_t> gen;
-    std::string text;
+    std::string text;  // the exact bytes decoded so far (sanitised into the step text at the end)
     bool done = false;
     FinishReason finish = FinishReason::kLength;
     std::int64_t fed = 0;  // generated tokens whose keys and values are in the cache
@@ -273,14 +268,14 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
   auto push = [&](Seq& s, std::int32_t tok) {
     const auto& params = requests[s.req].params;
     s.gen.push_back(tok);
-    if (std::find(eos.begin(), eos.end(), tok) != eos.end()) {
+    if (std::find(eos.begin(), eos.end(), tok) != eos.end()) {  // the EOS token adds no text
       s.done = true;
       s.finish = FinishReason::kEos;
-      s.text = g.m.tokenizer->decode_text(std::span<const std::int32_t>(s.gen.data(), s.gen.size() - 1), true);
       return;
     }
+    // byte-level decoding concatenates per-token bytes: append this token's instead of re-decoding the sequence
     const std::size_t before = s.text.size();
-    s.text = g.m.tokenizer->decode_text(s.gen, true);
+    s.text += g.m.tokenizer->decode(std::span<const std::int32_t>(&s.gen.back(), 1), true);
     for (const auto& stop : params.stop) {
       const std::size_t from = before + 1 >= stop.size() ? before + 1 - stop.size() : 0;
       const auto at = s.text.find(stop, std::min(from, s.text.size()));
@@ -340,7 +335,7 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
   }
   for (auto& s : seqs) {
     Step step;
-    step.text = std::move(s.text);
+    step.text = sanitize_utf8(s.text);
     step.num_tokens = static_cast<std::int64_t>(s.gen.size());
     step.token_ids = std::move(s.gen);
     step.finish = s.finish;
