@@ -10,10 +10,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include <nlohmann/json.hpp>
-#include <ttsearch/core/rng.hpp>
 #include <ttsearch/torch/runtime.hpp>
-#include <ttsearch/torch/safetensors.hpp>
+
+#include "../tests/tiny_model.hpp"
 
 namespace {
 
@@ -32,43 +31,10 @@ const fs::path& model_dir() {
     const int layers = std::atoi(env("TTSEARCH_BENCH_LAYERS", "24").c_str());
     const fs::path d = fs::temp_directory_path() / ("ttsearch_bench_qwen05_" + std::to_string(layers));
     if (fs::exists(d / "model.safetensors")) return d;
-    fs::create_directories(d);
-    const std::int64_t H = 896, I = 4864, V = 151936, nh = 14, nkv = 2, hd = 64;
-    nlohmann::json cfg = {{"architectures", {"Qwen2ForCausalLM"}}, {"model_type", "qwen2"}, {"hidden_size", H},
-                          {"intermediate_size", I}, {"num_hidden_layers", layers}, {"num_attention_heads", nh},
-                          {"num_key_value_heads", nkv}, {"vocab_size", V}, {"max_position_embeddings", 32768},
-                          {"rope_theta", 1000000.0}, {"tie_word_embeddings", true}, {"eos_token_id", 587}};
-    std::ofstream(d / "config.json") << cfg.dump();
-    fs::copy_file(std::string(TTSEARCH_SOURCE_DIR) + "/tests/data/tokenizer/qwen2.tokenizer.json", d / "tokenizer.json",
-                  fs::copy_options::overwrite_existing);
-    Rng rng(1);
-    SafetensorsWriter w;
-    auto add = [&](const std::string& n, std::vector<std::int64_t> shape, float scale, float offset = 0) {
-      std::int64_t k = 1;
-      for (auto x : shape) k *= x;
-      std::vector<float> v(static_cast<std::size_t>(k));
-      for (auto& x : v) x = offset + scale * static_cast<float>(rng.uniform() - 0.5);
-      w.add(n, DType::kF32, shape, std::span<const float>(v));
-    };
-    add("model.embed_tokens.weight", {V, H}, 0.1f);
-    for (int l = 0; l < layers; ++l) {
-      const std::string p = "model.layers." + std::to_string(l) + ".";
-      add(p + "input_layernorm.weight", {H}, 0.f, 1.f);
-      add(p + "post_attention_layernorm.weight", {H}, 0.f, 1.f);
-      add(p + "self_attn.q_proj.weight", {nh * hd, H}, 0.05f);
-      add(p + "self_attn.q_proj.bias", {nh * hd}, 0.05f);
-      add(p + "self_attn.k_proj.weight", {nkv * hd, H}, 0.05f);
-      add(p + "self_attn.k_proj.bias", {nkv * hd}, 0.05f);
-      add(p + "self_attn.v_proj.weight", {nkv * hd, H}, 0.05f);
-      add(p + "self_attn.v_proj.bias", {nkv * hd}, 0.05f);
-      add(p + "self_attn.o_proj.weight", {H, nh * hd}, 0.05f);
-      add(p + "mlp.gate_proj.weight", {I, H}, 0.05f);
-      add(p + "mlp.up_proj.weight", {I, H}, 0.05f);
-      add(p + "mlp.down_proj.weight", {H, I}, 0.05f);
-    }
-    add("model.norm.weight", {H}, 0.f, 1.f);
-    w.write((d / "model.safetensors").string());
-    return d;
+    const testing::Qwen2Shape qwen05{.hidden = 896, .intermediate = 4864, .vocab = 151936, .heads = 14, .kv_heads = 2,
+                                     .layers = layers, .max_positions = 32768, .scale = 0.1};
+    return testing::write_tiny_qwen2(d.string(), std::string(TTSEARCH_SOURCE_DIR) + "/tests/data/tokenizer/qwen2.tokenizer.json",
+                                     /*prm=*/false, 1, /*orm=*/false, qwen05);
   }();
   return dir;
 }

@@ -14,6 +14,7 @@
 #include <ttsearch/torch/safetensors.hpp>
 #include <ttsearch/torch/tokenizer.hpp>
 
+#include "request.hpp"
 #include "tiny_model.hpp"
 
 using namespace ttsearch;
@@ -28,15 +29,7 @@ fs::path tiny_folder(const std::string& name, bool prm, std::uint64_t seed, bool
   return ttsearch::testing::write_tiny_qwen2((fs::temp_directory_path() / ("ttsearch_rt_" + name + "_" + std::to_string(::getpid()))).string(),
                                              kData + "/tokenizer/qwen2.tokenizer.json", prm, seed, orm);
 }
-GenerateRequest request(const Problem& p, const SearchTree& t, NodeId parent, int n, SamplingParams params, std::uint64_t seed) {
-  GenerateRequest r;
-  r.problem = &p;
-  r.prefix = t.path(parent);
-  r.num_samples = n;
-  r.params = std::move(params);
-  r.seed = seed;
-  return r;
-}
+using ttsearch::testing::request;
 
 }  // namespace
 

@@ -2,19 +2,11 @@
 
 #include <ttsearch/testing/simulated.hpp>
 
+#include "request.hpp"
+
 using namespace ttsearch;
 
-namespace {
-GenerateRequest request(const Problem& p, const SearchTree& t, NodeId parent, int n, SamplingParams params, std::uint64_t seed) {
-  GenerateRequest r;
-  r.problem = &p;
-  r.prefix = t.path(parent);
-  r.num_samples = n;
-  r.params = std::move(params);
-  r.seed = seed;
-  return r;
-}
-}  // namespace
+using testing::request;
 
 TEST_CASE("simulated generator: whole solutions, steps, stop strings and max_tokens", "[testing][simulated]") {
   const auto ps = testing::make_simulated_problems({.num_problems = 1, .min_steps = 3, .max_steps = 3});

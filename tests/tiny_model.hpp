@@ -19,34 +19,41 @@ inline const std::string kQwenJinja =
     "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
     "{%- else %}{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{%- endif %}";
 
-/// Writes a tiny random Qwen2 folder in Hugging Face layout (config.json, model.safetensors,
+/// The dimensions of a random Qwen2 folder; the defaults are the tiny test model.
+struct Qwen2Shape {
+  std::int64_t hidden = 32, intermediate = 64, vocab = 600, heads = 4, kv_heads = 2, layers = 2, max_positions = 2048;
+  double scale = 1.0;  ///< multiplies every random weight's spread
+};
+
+/// Writes a random Qwen2 folder in Hugging Face layout (config.json, model.safetensors,
 /// tokenizer.json copied from `tokenizer`, tokenizer_config.json with a Qwen chat template):
 /// a causal LM, a Qwen2ForProcessRewardModel when `prm`, or a one-label Qwen2ForSequenceClassification
-/// (an outcome reward model) when `orm`. Model vocab 600 (padded past the tokenizer's).
-inline fs::path write_tiny_qwen2(const std::string& path, const std::string& tokenizer, bool prm, std::uint64_t seed, bool orm = false) {
+/// (an outcome reward model) when `orm`. The model vocabulary (600 by default) is padded past the tokenizer's.
+inline fs::path write_tiny_qwen2(const std::string& path, const std::string& tokenizer, bool prm, std::uint64_t seed, bool orm = false,
+                                 const Qwen2Shape& shape = {}) {
   const fs::path dir = path;
   fs::create_directories(dir);
   fs::copy_file(tokenizer, dir / "tokenizer.json", fs::copy_options::overwrite_existing);
   std::ofstream(dir / "tokenizer_config.json") << json{{"chat_template", kQwenJinja}}.dump();
   const Tokenizer tok = Tokenizer::from_file((dir / "tokenizer.json").string());
-  const int H = 32, I = 64, V = 600, nh = 4, nkv = 2, hd = 8;
+  const std::int64_t H = shape.hidden, I = shape.intermediate, V = shape.vocab, nh = shape.heads, nkv = shape.kv_heads, hd = H / nh;
   json cfg = {{"architectures", {prm ? "Qwen2ForProcessRewardModel" : orm ? "Qwen2ForSequenceClassification" : "Qwen2ForCausalLM"}}, {"model_type", "qwen2"},
-              {"hidden_size", H}, {"intermediate_size", I}, {"num_hidden_layers", 2}, {"num_attention_heads", nh},
-              {"num_key_value_heads", nkv}, {"vocab_size", V}, {"max_position_embeddings", 2048}, {"tie_word_embeddings", true},
+              {"hidden_size", H}, {"intermediate_size", I}, {"num_hidden_layers", shape.layers}, {"num_attention_heads", nh},
+              {"num_key_value_heads", nkv}, {"vocab_size", V}, {"max_position_embeddings", shape.max_positions}, {"tie_word_embeddings", true},
               {"eos_token_id", *tok.token_to_id("<|im_end|>")}};
   if (orm) cfg["num_labels"] = 1;
   std::ofstream(dir / "config.json") << cfg.dump();
   Rng rng(seed);
   SafetensorsWriter w;
-  auto add = [&](const std::string& n, std::vector<std::int64_t> shape, double scale, double offset = 0) {
+  auto add = [&](const std::string& n, std::vector<std::int64_t> dims, double scale, double offset = 0) {
     std::int64_t k = 1;
-    for (auto d : shape) k *= d;
+    for (auto d : dims) k *= d;
     std::vector<float> v(static_cast<std::size_t>(k));
-    for (auto& x : v) x = static_cast<float>(offset + scale * rng.normal());
-    w.add(n, DType::kF32, shape, std::span<const float>(v));
+    for (auto& x : v) x = static_cast<float>(offset + shape.scale * scale * rng.normal());
+    w.add(n, DType::kF32, dims, std::span<const float>(v));
   };
   add("model.embed_tokens.weight", {V, H}, 1.0);
-  for (int l = 0; l < 2; ++l) {
+  for (std::int64_t l = 0; l < shape.layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     add(p + "input_layernorm.weight", {H}, 0.05, 1);
     add(p + "post_attention_layernorm.weight", {H}, 0.05, 1);
