@@ -176,6 +176,38 @@ void apply_generation_config(ModelConfig& c, const Json& j, std::string_view sou
   if (auto p = opt<std::int64_t>(j, source, "pad_token_id")) c.pad_token_id = p;
 }
 
+Json model_config_to_json(const ModelConfig& c) {
+  Json j = {{"architectures", {c.architecture}}, {"model_type", c.model_type}, {"hidden_size", c.hidden_size},
+            {"intermediate_size", c.intermediate_size}, {"num_hidden_layers", c.num_hidden_layers},
+            {"num_attention_heads", c.num_attention_heads}, {"num_key_value_heads", c.num_key_value_heads},
+            {"head_dim", c.head_dim}, {"vocab_size", c.vocab_size}, {"max_position_embeddings", c.max_position_embeddings},
+            {"rms_norm_eps", c.rms_norm_eps}, {"hidden_act", c.hidden_act}, {"rope_theta", c.rope.theta},
+            {"tie_word_embeddings", c.tie_word_embeddings}, {"torch_dtype", c.dtype}, {"use_sliding_window", c.use_sliding_window}};
+  if (c.rope.partial_rotary_factor != 1.0) j["partial_rotary_factor"] = c.rope.partial_rotary_factor;
+  if (c.rope.type != RopeType::kDefault) {
+    static constexpr const char* kNames[] = {"default", "linear", "dynamic", "llama3"};
+    Json r = {{"rope_type", kNames[static_cast<int>(c.rope.type)]}, {"factor", c.rope.factor}};
+    if (c.rope.type == RopeType::kLlama3) {
+      r["low_freq_factor"] = c.rope.low_freq_factor;
+      r["high_freq_factor"] = c.rope.high_freq_factor;
+    }
+    if (c.rope.original_max_position_embeddings > 0) r["original_max_position_embeddings"] = c.rope.original_max_position_embeddings;
+    j["rope_scaling"] = r;
+  }
+  if (c.model_type == "llama") {
+    j["attention_bias"] = c.qkv_bias;
+    j["mlp_bias"] = c.mlp_bias;
+  }
+  if (c.sliding_window > 0) j["sliding_window"] = c.sliding_window;
+  if (c.max_window_layers > 0) j["max_window_layers"] = c.max_window_layers;
+  if (c.bos_token_id) j["bos_token_id"] = *c.bos_token_id;
+  if (c.pad_token_id) j["pad_token_id"] = *c.pad_token_id;
+  if (c.eos_token_ids.size() == 1) j["eos_token_id"] = c.eos_token_ids[0];
+  else if (!c.eos_token_ids.empty()) j["eos_token_id"] = c.eos_token_ids;
+  if (c.head != ModelHead::kCausalLM) j["num_labels"] = c.num_labels;
+  return j;
+}
+
 ModelConfig load_model_config(const std::string& dir) {
   namespace fs = std::filesystem;
   auto read = [](const fs::path& p) {

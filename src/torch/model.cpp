@@ -50,12 +50,21 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, co
   q = rope(q, c, s, rotary_dim);
   k = rope(k, c, s, rotary_dim);
   if (kv) {
-    if (kv->k.defined()) {
-      k = at::cat({kv->k, k}, 2);
-      v = at::cat({kv->v, v}, 2);
+    if (kv->k.defined() && kv->used >= 0) {  // preallocated: write in place
+      TTSEARCH_CHECK(kv->used + T <= kv->k.size(2), "KV cache: {} + {} positions exceed the {} reserved", kv->used, T, kv->k.size(2));
+      kv->k.narrow(2, kv->used, T).copy_(k);
+      kv->v.narrow(2, kv->used, T).copy_(v);
+      kv->used += T;
+      k = kv->k.narrow(2, 0, kv->used);
+      v = kv->v.narrow(2, 0, kv->used);
+    } else {
+      if (kv->k.defined()) {
+        k = at::cat({kv->k, k}, 2);
+        v = at::cat({kv->v, v}, 2);
+      }
+      kv->k = k;
+      kv->v = v;
     }
-    kv->k = k;
-    kv->v = v;
   }
   const auto rep = heads / kv_heads;
   if (rep > 1) {  // GQA: query head h reads kv head h / rep
@@ -67,6 +76,30 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, co
   const auto probs = at::softmax(scores, -1).to(v.scalar_type());
   const auto out = at::matmul(probs, v).transpose(1, 2).reshape({B, T, heads * head_dim});
   return o_proj(out);
+}
+
+void KVCache::reserve(std::int64_t extra) {
+  for (auto& l : layers) {
+    if (!l.k.defined()) continue;
+    const auto len = l.length();
+    if (l.used >= 0 && l.k.size(2) >= len + extra) continue;
+    auto sizes = l.k.sizes().vec();
+    sizes[2] = len + extra;
+    auto k = at::empty(sizes, l.k.options()), v = at::empty(sizes, l.v.options());
+    k.narrow(2, 0, len).copy_(l.k.narrow(2, 0, len));
+    v.narrow(2, 0, len).copy_(l.v.narrow(2, 0, len));
+    l.k = k;
+    l.v = v;
+    l.used = len;
+  }
+}
+
+void KVCache::select_rows(const at::Tensor& rows) {
+  for (auto& l : layers) {
+    if (!l.k.defined()) continue;
+    l.k = l.k.index_select(0, rows);
+    l.v = l.v.index_select(0, rows);
+  }
 }
 
 MlpImpl::MlpImpl(const ModelConfig& c) {

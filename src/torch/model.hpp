@@ -19,15 +19,23 @@
 
 namespace ttsearch::torch::detail {
 
-/// Keys and values of one layer: [B, num_key_value_heads, S, head_dim].
+/// Keys and values of one layer: [B, num_key_value_heads, S, head_dim]. With `used` >= 0 the
+/// tensors are preallocated and only the first `used` positions are filled (appends write in place);
+/// with `used` < 0 the whole tensor is filled (appends concatenate).
 struct LayerKV {
   at::Tensor k, v;
+  std::int64_t used = -1;
+  [[nodiscard]] std::int64_t length() const { return !k.defined() ? 0 : used >= 0 ? used : k.size(2); }
 };
 
 /// A dense KV cache for one batch (prefix sharing comes from the runtime's prefix cache).
 struct KVCache {
   std::vector<LayerKV> layers;
-  [[nodiscard]] std::int64_t length() const { return layers.empty() || !layers[0].k.defined() ? 0 : layers[0].k.size(2); }
+  [[nodiscard]] std::int64_t length() const { return layers.empty() ? 0 : layers[0].length(); }
+  /// Room for `extra` more positions without reallocating (decode appends in place).
+  void reserve(std::int64_t extra);
+  /// Keeps the batch rows `rows` (int64 indices on the cache's device), in that order.
+  void select_rows(const at::Tensor& rows);
 };
 
 class RMSNormImpl : public ::torch::nn::Module {

@@ -63,6 +63,19 @@ std::int32_t sample_token(std::span<const float> logits, const SamplingParams& p
 
 namespace {
 
+/// `format` with every "{question}" replaced by `question`.
+std::string format_prompt(const std::string& format, const std::string& question) {
+  static constexpr std::string_view kSlot = "{question}";
+  std::string out;
+  std::size_t pos = 0;
+  for (std::size_t hit; (hit = format.find(kSlot, pos)) != std::string::npos; pos = hit + kSlot.size()) {
+    out.append(format, pos, hit - pos);
+    out += question;
+  }
+  out.append(format, pos);
+  return out;
+}
+
 /// A model folder as the backends need it: the model (config, weights, device) plus its tokenizer and chat template.
 struct Loaded : detail::LoadedModel {
   std::optional<Tokenizer> tokenizer;
@@ -166,7 +179,9 @@ struct TorchGenerator::Impl {
     const std::string key = p.id + '\x1f' + p.question;
     if (auto it = prompt_cache.find(key); it != prompt_cache.end()) return it->second;
     std::string text;
-    if (opt.raw_prompt) {
+    if (opt.prompt_format) {
+      text = format_prompt(*opt.prompt_format, p.question);
+    } else if (opt.raw_prompt) {
       text = p.question;
     } else {
       std::vector<ChatMessage> msgs;
@@ -186,7 +201,7 @@ TorchGenerator::~TorchGenerator() = default;
 TorchGenerator TorchGenerator::load(const std::string& dir, const GeneratorOptions& opt) {
   auto impl = std::make_unique<Impl>();
   impl->opt = opt;
-  impl->m = load_folder(dir, opt.load, !opt.raw_prompt);
+  impl->m = load_folder(dir, opt.load, !opt.raw_prompt && !opt.prompt_format);
   TTSEARCH_REQUIRE(impl->m.config.head == ModelHead::kCausalLM, "{}: {} is not a causal language model", dir, impl->m.config.architecture);
   TTSEARCH_REQUIRE(opt.prefix_cache_tokens >= 0, "prefix_cache_tokens must be >= 0 (got {})", opt.prefix_cache_tokens);
   TTSEARCH_REQUIRE(opt.max_batch_tokens > 0, "max_batch_tokens must be > 0 (got {})", opt.max_batch_tokens);
@@ -235,7 +250,9 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
   detail::KVCache& cache = pre.cache;
   const at::Tensor& h = pre.hidden;
   const at::Tensor& prefill_mask = pre.mask;
-  const auto first_logits = g.m.model->lm_logits(h.select(1, -1)).contiguous().cpu();  // [R,V]
+  const auto first_dev = g.m.model->lm_logits(h.select(1, -1));
+  const auto first_logits = first_dev.contiguous().cpu();  // [R,V]
+  const auto first_lse = at::logsumexp(first_dev, -1).contiguous().cpu();  // log-probs of the sampled tokens
   // sequences: every sample of every request, sharing its request's cache rows
   struct Seq {
     std::size_t req;
@@ -245,12 +262,13 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     bool done = false;
     FinishReason finish = FinishReason::kLength;
     std::int64_t fed = 0;  // generated tokens whose keys and values are in the cache
+    double logprob = 0;    // summed log-probability of the generated tokens (temperature 1)
   };
   std::vector<Seq> seqs;
   std::vector<std::int64_t> row_of;
   for (std::size_t r = 0; r < requests.size(); ++r) {
     for (std::int32_t i = 0; i < requests[r].num_samples; ++i) {
-      seqs.push_back(Seq{r, Rng(requests[r].seed).split(static_cast<std::uint64_t>(i)), {}, {}, false, FinishReason::kLength, 0});
+      seqs.push_back(Seq{r, Rng(requests[r].seed).split(static_cast<std::uint64_t>(i)), {}, {}, false, FinishReason::kLength, 0, 0.0});
       row_of.push_back(static_cast<std::int64_t>(r));
     }
   }
@@ -293,17 +311,54 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
   };
   for (auto& s : seqs) {
     const float* row = first_logits.data_ptr<float>() + static_cast<std::int64_t>(s.req) * V;
-    push(s, sample_token(std::span<const float>(row, sampled), requests[s.req].params, s.rng));
+    const auto tok = sample_token(std::span<const float>(row, sampled), requests[s.req].params, s.rng);
+    s.logprob += row[tok] - first_lse.data_ptr<float>()[s.req];
+    push(s, tok);
   }
-  // one forward per token step for the whole batch
-  const auto B = static_cast<std::int64_t>(seqs.size());
-  for (std::int64_t step = 1;; ++step) {
-    bool active = false;
-    for (const auto& s : seqs) active = active || !s.done;
-    if (!active) break;
+  // keeps a sequence's keys and values (batch row `row`) for later calls: the next round of a tree
+  // search extends these
+  auto keep = [&](std::int64_t row, const Seq& s) {
+    if (!g.cache) return;
+    std::vector<std::int32_t> ids(ctx[s.req]);
+    ids.insert(ids.end(), s.gen.begin(), s.gen.begin() + s.fed);
+    std::vector<at::Tensor> k, v;
+    row_kv(cache, key_mask[row], row, k, v);
+    TTSEARCH_CHECK(static_cast<std::int64_t>(ids.size()) == k.front().size(1), "prefix cache: {} ids for {} cached positions", ids.size(),
+                   k.front().size(1));
+    g.cache->insert(ids, k, v);
+  };
+  // one forward per token step for the batch's unfinished rows; keys and values are appended in
+  // place, and the batch is compacted when half its rows have finished
+  std::int64_t longest_step = 0;
+  for (const auto& r : requests) longest_step = std::max(longest_step, r.params.max_tokens);
+  cache.reserve(longest_step);
+  std::vector<std::size_t> row_seq(seqs.size());
+  std::iota(row_seq.begin(), row_seq.end(), std::size_t{0});
+  for (;;) {
+    std::size_t live_rows = 0;
+    for (std::size_t i : row_seq) live_rows += !seqs[i].done;
+    if (live_rows == 0) break;
+    if (live_rows * 2 <= row_seq.size() && row_seq.size() >= 8) {
+      std::vector<std::int64_t> kept;
+      std::vector<std::size_t> next;
+      for (std::size_t b = 0; b < row_seq.size(); ++b) {
+        const Seq& s = seqs[row_seq[b]];
+        if (s.done) {
+          keep(static_cast<std::int64_t>(b), s);
+        } else {
+          kept.push_back(static_cast<std::int64_t>(b));
+          next.push_back(row_seq[b]);
+        }
+      }
+      const auto rows = at::tensor(kept, at::kLong).to(dev);
+      cache.select_rows(rows);
+      key_mask = key_mask.index_select(0, rows);
+      row_seq = std::move(next);
+    }
+    const auto B = static_cast<std::int64_t>(row_seq.size());
     std::vector<std::int64_t> ids(static_cast<std::size_t>(B)), step_pos(static_cast<std::size_t>(B)), live(static_cast<std::size_t>(B));
     for (std::int64_t b = 0; b < B; ++b) {
-      Seq& s = seqs[static_cast<std::size_t>(b)];
+      Seq& s = seqs[row_seq[static_cast<std::size_t>(b)]];
       ids[static_cast<std::size_t>(b)] = s.gen.back();
       step_pos[static_cast<std::size_t>(b)] = static_cast<std::int64_t>(ctx[s.req].size() + s.gen.size()) - 1;
       live[static_cast<std::size_t>(b)] = s.done ? 0 : 1;  // finished rows run along, masked out
@@ -312,32 +367,25 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     key_mask = at::cat({key_mask, at::tensor(live, at::kLong).view({B, 1}).to(at::kBool).to(dev)}, 1);
     const auto hs = g.m.model->hidden(at::tensor(ids, at::kLong).view({B, 1}).to(dev),
                                       at::tensor(step_pos, at::kLong).view({B, 1}).to(dev), key_mask, &cache);
-    const auto logits = g.m.model->lm_logits(hs.select(1, 0)).contiguous().cpu();  // [B,V]
+    const auto logits_dev = g.m.model->lm_logits(hs.select(1, 0));
+    const auto logits = logits_dev.contiguous().cpu();  // [B,V]
+    const auto lse = at::logsumexp(logits_dev, -1).contiguous().cpu();
     for (std::int64_t b = 0; b < B; ++b) {
-      Seq& s = seqs[static_cast<std::size_t>(b)];
+      Seq& s = seqs[row_seq[static_cast<std::size_t>(b)]];
       if (s.done) continue;
       const float* row = logits.data_ptr<float>() + b * V;
-      push(s, sample_token(std::span<const float>(row, sampled), requests[s.req].params, s.rng));
+      const auto tok = sample_token(std::span<const float>(row, sampled), requests[s.req].params, s.rng);
+      s.logprob += row[tok] - lse.data_ptr<float>()[b];
+      push(s, tok);
     }
   }
-  // keep every sample's keys and values for later calls (the next round of a tree search extends these)
-  if (g.cache) {
-    for (std::int64_t b = 0; b < B; ++b) {
-      const Seq& s = seqs[static_cast<std::size_t>(b)];
-      std::vector<std::int32_t> ids(ctx[s.req]);
-      ids.insert(ids.end(), s.gen.begin(), s.gen.begin() + s.fed);
-      std::vector<at::Tensor> k, v;
-      row_kv(cache, key_mask[b], b, k, v);
-      TTSEARCH_CHECK(static_cast<std::int64_t>(ids.size()) == k.front().size(1), "prefix cache: {} ids for {} cached positions", ids.size(),
-                     k.front().size(1));
-      g.cache->insert(ids, k, v);
-    }
-  }
+  for (std::size_t b = 0; b < row_seq.size(); ++b) keep(static_cast<std::int64_t>(b), seqs[row_seq[b]]);
   for (auto& s : seqs) {
     Step step;
     step.text = sanitize_utf8(s.text);
     step.num_tokens = static_cast<std::int64_t>(s.gen.size());
     step.token_ids = std::move(s.gen);
+    step.logprob = s.logprob;
     step.finish = s.finish;
     out.outputs[s.req].push_back(std::move(step));
   }
@@ -361,7 +409,7 @@ TorchPRM::~TorchPRM() = default;
 TorchPRM TorchPRM::load(const std::string& dir, const PrmOptions& opt) {
   auto impl = std::make_unique<Impl>();
   impl->opt = opt;
-  const bool chat = opt.convention != RewardConvention::kTokenPair;
+  const bool chat = opt.convention != RewardConvention::kTokenPair && !opt.prompt_format;
   impl->m = load_folder(dir, opt.load, chat);
   const ModelConfig& c = impl->m.config;
   const Tokenizer& tok = *impl->m.tokenizer;
@@ -431,8 +479,12 @@ Scoring TorchPRM::score(std::span<const ScoreRequest> requests) {
       } else {
         answer = text;
       }
-      const std::vector<ChatMessage> msgs{{"system", p.opt.system_prompt}, {"user", req.problem->question}, {"assistant", answer}};
-      input = render_chat(*p.m.chat, msgs, {.add_generation_prompt = false, .continue_final_message = false});
+      if (p.opt.prompt_format) {
+        input = format_prompt(*p.opt.prompt_format, req.problem->question) + answer;
+      } else {
+        const std::vector<ChatMessage> msgs{{"system", p.opt.system_prompt}, {"user", req.problem->question}, {"assistant", answer}};
+        input = render_chat(*p.m.chat, msgs, {.add_generation_prompt = false, .continue_final_message = false});
+      }
     }
     seqs.push_back(p.m.tokenizer->encode(input));
   }

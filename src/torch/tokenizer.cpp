@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <functional>
 #include <fstream>
+#include <map>
 #include <queue>
+#include <tuple>
 #include <unordered_map>
 
 #include "ttsearch/core/error.hpp"
@@ -576,6 +578,113 @@ std::size_t Tokenizer::vocab_size() const { return impl_->id_to_token.size(); }
 std::optional<std::int32_t> Tokenizer::bos_id() const {
   if (impl_->prefix_ids.empty()) return std::nullopt;
   return impl_->prefix_ids.front();
+}
+
+Json train_byte_level_bpe(std::span<const std::string> corpus, const BpeTrainerOptions& opt) {
+  TTSEARCH_REQUIRE(opt.max_merges >= 0, "bpe trainer: max_merges must be >= 0 (got {})", opt.max_merges);
+  TTSEARCH_REQUIRE(opt.min_frequency >= 1, "bpe trainer: min_frequency must be >= 1 (got {})", opt.min_frequency);
+  const Regex split(onig_to_pcre2(opt.split_pattern), "bpe trainer split_pattern");
+  // pieces with their corpus frequency; invalid UTF-8 bytes are pieces of their own (as in encode)
+  std::map<std::string, std::int64_t> freq;
+  for (const std::string& text : corpus) {
+    std::size_t i = 0, run = 0;
+    const auto pieces = [&](std::string_view s) {
+      std::size_t last = 0;
+      split.for_each_match(s, [&](std::size_t b, std::size_t e) {
+        if (b > last) ++freq[std::string(s.substr(last, b - last))];
+        ++freq[std::string(s.substr(b, e - b))];
+        last = e;
+      });
+      if (last < s.size()) ++freq[std::string(s.substr(last))];
+    };
+    while (i < text.size()) {
+      const std::size_t len = utf8_len(text, i);
+      if (len == 0) {
+        if (i > run) pieces(std::string_view(text).substr(run, i - run));
+        ++freq[text.substr(i, 1)];
+        run = ++i;
+      } else {
+        i += len;
+      }
+    }
+    if (text.size() > run) pieces(std::string_view(text).substr(run));
+  }
+  const ByteMap& bm = byte_map();
+  std::vector<std::string> tokens;  // id -> byte-level string
+  for (int b = 0; b < 256; ++b) tokens.push_back(bm.to_char[b]);
+  struct Word {
+    std::vector<std::int32_t> sym;
+    std::int64_t count;
+  };
+  std::vector<Word> words;
+  for (const auto& [piece, count] : freq) {
+    Word w{{}, count};
+    for (unsigned char c : piece) w.sym.push_back(c);
+    words.push_back(std::move(w));
+  }
+  Json merges = Json::array();
+  for (std::int32_t m = 0; m < opt.max_merges; ++m) {
+    std::map<std::pair<std::int32_t, std::int32_t>, std::int64_t> pairs;
+    for (const Word& w : words) {
+      for (std::size_t k = 0; k + 1 < w.sym.size(); ++k) pairs[{w.sym[k], w.sym[k + 1]}] += w.count;
+    }
+    const std::pair<std::int32_t, std::int32_t>* best = nullptr;
+    std::int64_t best_count = 0;
+    for (const auto& [pair, count] : pairs) {
+      const bool better = count > best_count ||
+                          (count == best_count && best &&
+                           std::tie(tokens[static_cast<std::size_t>(pair.first)], tokens[static_cast<std::size_t>(pair.second)]) <
+                               std::tie(tokens[static_cast<std::size_t>(best->first)], tokens[static_cast<std::size_t>(best->second)]));
+      if (better) {
+        best = &pair;
+        best_count = count;
+      }
+    }
+    if (!best || best_count < opt.min_frequency) break;
+    const auto [a, b] = *best;
+    const auto merged = static_cast<std::int32_t>(tokens.size());
+    tokens.push_back(tokens[static_cast<std::size_t>(a)] + tokens[static_cast<std::size_t>(b)]);
+    merges.push_back(Json::array({tokens[static_cast<std::size_t>(a)], tokens[static_cast<std::size_t>(b)]}));
+    for (Word& w : words) {
+      std::vector<std::int32_t> out;
+      out.reserve(w.sym.size());
+      for (std::size_t k = 0; k < w.sym.size(); ++k) {
+        if (k + 1 < w.sym.size() && w.sym[k] == a && w.sym[k + 1] == b) {
+          out.push_back(merged);
+          ++k;
+        } else {
+          out.push_back(w.sym[k]);
+        }
+      }
+      w.sym = std::move(out);
+    }
+  }
+  Json vocab = Json::object();
+  for (std::size_t id = 0; id < tokens.size(); ++id) vocab[tokens[id]] = id;
+  Json added = Json::array();
+  for (const std::string& sp : opt.special_tokens) {
+    TTSEARCH_REQUIRE(!sp.empty() && !vocab.contains(sp), "bpe trainer: special token \"{}\" is empty or already a token", sp);
+    const auto id = tokens.size() + added.size();
+    added.push_back({{"id", id}, {"content", sp}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
+                     {"normalized", false}, {"special", true}});
+  }
+  return Json{
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", added},
+      {"normalizer", nullptr},
+      {"pre_tokenizer",
+       {{"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Split"}, {"pattern", {{"Regex", opt.split_pattern}}}, {"behavior", "Isolated"}, {"invert", false}},
+          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}}}}},
+      {"post_processor", nullptr},
+      {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
+      {"model",
+       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", ""},
+        {"end_of_word_suffix", ""}, {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", false},
+        {"vocab", vocab}, {"merges", merges}}}};
 }
 
 std::string sanitize_utf8(std::string_view bytes) {

@@ -74,6 +74,9 @@ ModelConfig parse_model_config(const nlohmann::json& j, std::string_view source 
 /// Merges generation_config.json's eos_token_id (int or list) and bos/pad ids into `c`.
 void apply_generation_config(ModelConfig& c, const nlohmann::json& j, std::string_view source = "generation_config.json");
 
+/// The config.json object of `c` (what parse_model_config reads back to an equal config).
+nlohmann::json model_config_to_json(const ModelConfig& c);
+
 /// Reads `dir`/config.json and, when present, `dir`/generation_config.json.
 ModelConfig load_model_config(const std::string& dir);
 

@@ -13,7 +13,8 @@
 ///   on the rest of the batch. Stop strings are matched on the decoded text after every token, as
 ///   vLLM does: the step ends at the end of the stop string (or its start without
 ///   include_stop_in_output) even inside a token; EOS ids end it with finish "eos"; max_tokens
-///   with "length". Ids past the tokenizer's vocabulary (padded model vocabularies) are never sampled.
+///   with "length". Each step's logprob is the summed log-probability of its tokens under the
+///   model's own distribution (temperature 1, before top-k/top-p). Ids past the tokenizer's vocabulary (padded model vocabularies) are never sampled.
 /// TorchPRM: by default the Qwen2.5-Math-PRM convention: chat template over [system: PRM prompt,
 ///   user: question, assistant: steps joined by the step tag (default "<extra_0>") with one after
 ///   the last], no generation prompt; each step's score is softmax(score head)[1] at its tag. Steps
@@ -42,6 +43,9 @@ struct GeneratorOptions {
   LoadOptions load;
   std::optional<std::string> system_prompt;  ///< a system message (none: the template's default)
   bool raw_prompt = false;                    ///< no chat template: the prompt is the question text
+  /// No chat template: the prompt is this text with "{question}" replaced by the question (e.g.
+  /// "{question}\n\n" for the arithmetic models). Overrides raw_prompt.
+  std::optional<std::string> prompt_format;
   /// Prefix cache across calls (radix tree keyed by token ids): keys and values of up to this many
   /// tokens are kept (least recently used evicted first); 0 turns it off.
   std::int64_t prefix_cache_tokens = 65536;
@@ -81,6 +85,9 @@ struct PrmOptions {
   LoadOptions load;
   RewardConvention convention = RewardConvention::kQwenPrm;
   std::string system_prompt = "Please reason step by step, and put your final answer within \\boxed{}.";
+  /// kQwenPrm / kOutcome without a chat template: the input is this text with "{question}" replaced,
+  /// then the steps (each followed by the tag) or the answer text. Unset: the model's chat template.
+  std::optional<std::string> prompt_format;
   std::string step_tag = "<extra_0>";   ///< Math-Shepherd: "ки"
   std::string step_separator = "\n\n";
   std::string good_token = "+";         ///< kTokenPair

@@ -55,6 +55,25 @@ class Tokenizer {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Options of train_byte_level_bpe.
+struct BpeTrainerOptions {
+  /// The Split pre-tokenizer's regex (behaviour "Isolated": matches and the text between them are
+  /// pieces); merges never cross pieces. The default is Qwen2's pattern.
+  std::string split_pattern =
+      R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+  std::int32_t max_merges = 256;     ///< at most this many merges
+  std::int64_t min_frequency = 2;    ///< a pair seen fewer times in the corpus is never merged
+  std::vector<std::string> special_tokens;  ///< added tokens (special), ids after the vocabulary, in order
+};
+
+/// Trains a byte-level BPE tokenizer on `corpus` and returns its tokenizer.json (Hugging Face's
+/// layout: Split + ByteLevel pre-tokenizer, ByteLevel decoder, BPE model with the 256 byte tokens,
+/// then one token per merge, then the special tokens). The rule is Hugging Face BpeTrainer's:
+/// repeatedly merge the most frequent adjacent pair of symbols within pieces (frequency counted
+/// over the corpus); ties go to the lexicographically smallest pair, so the result depends only on
+/// the corpus and the options.
+nlohmann::json train_byte_level_bpe(std::span<const std::string> corpus, const BpeTrainerOptions& opt = {});
+
 /// Replaces invalid UTF-8 sequences by U+FFFD.
 std::string sanitize_utf8(std::string_view bytes);
 
