@@ -10,6 +10,7 @@
 #include "cli/solve.hpp"
 #include "cli/vote.hpp"
 #ifdef TTSEARCH_CLI_HAVE_TORCH
+#include "cli/arith_demo.hpp"
 #include "cli/tokenize.hpp"
 #endif
 
@@ -66,16 +67,36 @@ int main(int argc, char** argv) {
   so->add_option("--dtype", solve.dtype, "float32, bfloat16 or float16")->capture_default_str()->group("Models");
   so->add_option("--system-prompt", solve.system_prompt, "system message for the policy's chat template")->group("Models");
   so->add_flag("--raw-prompt", solve.raw_prompt, "no chat template: the prompt is the question")->group("Models");
+  so->add_option("--prompt-format", solve.prompt_format,
+                 "no chat template: this text with {question} replaced, for the policy and the PRM (the arithmetic models: '{question}\\n\\n')")
+      ->group("Models");
   so->add_option("--predictions", solve.predictions, "write one JSON line per problem here")->group("Models");
   auto* st = app.add_subcommand("strategies", "List the strategies with their default options");
 
   DemoArgs demo;
-  auto* d = app.add_subcommand("demo", "Accuracy vs compute of every strategy on the simulated domain");
-  d->add_option("--problems", demo.problems, "number of simulated problems")->capture_default_str();
-  d->add_option("--max-n", demo.max_n, "largest number of samples (n = 1, 2, 4, ...)")->capture_default_str();
+#ifdef TTSEARCH_CLI_HAVE_TORCH
+  std::string demo_domain = "arith";
+  ArithDemoArgs arith_demo;
+  arith_demo.models = ttsearch::arith_models::default_models_dir();
+#else
+  std::string demo_domain = "simulated";
+#endif
+  auto* d = app.add_subcommand("demo", "Accuracy vs compute of every strategy: the shipped arithmetic models (or the simulated domain)");
+  d->add_option("--domain", demo_domain, "arith (the shipped policy and PRM; torch builds) or simulated")->capture_default_str();
+  d->add_option("--max-n", demo.max_n, "largest number of samples-equivalent (n = 1, 2, 4, ... simulated; 1, 4, 16, ... arith)")->capture_default_str();
   d->add_option("--seed", demo.seed, "seed")->capture_default_str();
-  d->add_option("--prm-noise", demo.prm_noise, "logit noise of the simulated PRM")->capture_default_str();
-  d->add_option("--out", demo.out_dir, "output folder (CSV, audit traces)")->capture_default_str();
+  d->add_option("--out", demo.out_dir, "output folder (CSV, plot, audit traces)")->capture_default_str();
+  d->add_option("--problems", demo.problems, "number of simulated problems")->capture_default_str()->group("Simulated domain");
+  d->add_option("--prm-noise", demo.prm_noise, "logit noise of the simulated PRM")->capture_default_str()->group("Simulated domain");
+#ifdef TTSEARCH_CLI_HAVE_TORCH
+  d->add_option("--models", arith_demo.models, "folder with the policy/ and prm/ model folders")->capture_default_str()->group("Arithmetic domain");
+  d->add_option("--levels", arith_demo.levels, "test levels (operations per problem, 2..7)")->capture_default_str()->group("Arithmetic domain");
+  d->add_option("--per-level", arith_demo.per_level, "test problems per level")->capture_default_str()->group("Arithmetic domain");
+  d->add_option("--temperature", arith_demo.temperature, "sampling temperature")->capture_default_str()->group("Arithmetic domain");
+  d->add_option("--verifier", arith_demo.verifier, "prm (the shipped PRM) or checker (the exact step checker)")->capture_default_str()->group("Arithmetic domain");
+  d->add_option("--strategies", arith_demo.strategies, "strategies to run")->capture_default_str()->group("Arithmetic domain");
+  d->add_option("--threads", arith_demo.threads, "libtorch CPU threads (0 = default)")->capture_default_str()->group("Arithmetic domain");
+#endif
 
   ReplayArgs replay;
   auto* r = app.add_subcommand("replay", "Recompute each search's final choice from an audit trace and compare");
@@ -102,7 +123,18 @@ int main(int argc, char** argv) {
     if (*v) return run_vote(vote);
     if (*so) return run_solve(solve);
     if (*st) return run_strategies();
-    if (*d) return run_demo(demo);
+    if (*d) {
+#ifdef TTSEARCH_CLI_HAVE_TORCH
+      if (demo_domain == "arith") {
+        arith_demo.max_n = demo.max_n;
+        arith_demo.seed = demo.seed;
+        arith_demo.out_dir = demo.out_dir;
+        return run_arith_demo(arith_demo);
+      }
+#endif
+      TTSEARCH_REQUIRE(demo_domain == "simulated", "--domain must be arith (torch builds only) or simulated (got '{}')", demo_domain);
+      return run_demo(demo);
+    }
     if (*r) return run_replay(replay);
 #ifdef TTSEARCH_CLI_HAVE_TORCH
     if (*tk) return run_tokenize(tokenize);

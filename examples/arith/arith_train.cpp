@@ -246,7 +246,7 @@ struct PrmArgs {
   std::int32_t problems_per_level = 400;  // training problems per level 2..7 (10% held out for evaluation)
   std::int32_t samples = 8;
   double temperature = 1.0;
-  std::int64_t steps = 3000;
+  std::int64_t steps = 2000;
   std::int64_t batch_tokens = 4096;
   double lr = 1e-3;
   int threads = 1;

@@ -9,6 +9,7 @@
 #include <ttsearch/strategies/registry.hpp>
 #include <ttsearch/trace/jsonl.hpp>
 
+#include "plot.hpp"
 #include "progress.hpp"
 #include "simulated_domain.hpp"
 
@@ -84,13 +85,17 @@ inline int run_demo(const DemoArgs& a) {
   std::ofstream csv(csv_path);
   if (!csv) throw InvalidArgument(fmt::format("cannot write '{}'", csv_path));
   csv << "strategy,n,accuracy,generated_tokens_per_problem,verifier_tokens_per_problem\n";
+  std::vector<PlotPoint> points;
   for (const auto& r : rows) {
     std::cout << fmt::format("{:<18} {:>4} {:>8.1f}% {:>14.0f} {:>14.0f}\n", r.strategy, r.n, 100 * r.accuracy,
                              r.generated_tokens, r.verifier_tokens);
     csv << fmt::format("{},{},{:.4f},{:.1f},{:.1f}\n", r.strategy, r.n, r.accuracy, r.generated_tokens, r.verifier_tokens);
+    points.push_back({r.strategy, std::max(1.0, r.generated_tokens), r.accuracy});
   }
-  std::cout << fmt::format("\nwrote {} and {}/<strategy>.trace.jsonl (n = {}); check one with: ttsearch replay --trace FILE\n",
-                           csv_path, a.out_dir, ns.back());
+  const std::string svg_path = (std::filesystem::path(a.out_dir) / "demo.svg").string();
+  write_svg_plot(svg_path, "Simulated domain: accuracy vs generated tokens", points);
+  std::cout << fmt::format("\nwrote {}, {} and {}/<strategy>.trace.jsonl (n = {}); check one with: ttsearch replay --trace FILE\n",
+                           csv_path, svg_path, a.out_dir, ns.back());
   return 0;
 }
 

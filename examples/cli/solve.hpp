@@ -40,6 +40,7 @@ struct SolveArgs {
   std::string device = "cpu", dtype = "float32";
   std::string system_prompt;
   bool raw_prompt = false;
+  std::string prompt_format;  // no chat template: "{question}" replaced (policy and PRM)
 };
 
 /// Every option key of every strategy, and the sampling fields.
@@ -183,6 +184,7 @@ inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Js
   torch::GeneratorOptions gopt;
   gopt.load = {a.device, a.dtype};
   gopt.raw_prompt = a.raw_prompt;
+  if (!a.prompt_format.empty()) gopt.prompt_format = a.prompt_format;
   if (!a.system_prompt.empty()) gopt.system_prompt = a.system_prompt;
   auto gen = torch::TorchGenerator::load(a.policy, gopt);
   const Budget budget = solve_budget(a);
@@ -195,6 +197,7 @@ inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Js
   } else {
     torch::PrmOptions popt;
     popt.load = {a.device, a.dtype};
+    if (!a.prompt_format.empty()) popt.prompt_format = a.prompt_format;
     auto prm = torch::TorchPRM::load(a.prm, popt);
     results = run_observed(specs, gen, prm, a.trace);
   }

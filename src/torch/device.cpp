@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -51,6 +52,11 @@ DeviceSpec resolve_device(std::string_view spec) {
     }
   }
   return d;
+}
+
+void set_num_threads(int n) {
+  TTSEARCH_REQUIRE(n >= 1, "set_num_threads: n must be >= 1 (got {})", n);
+  at::set_num_threads(n);
 }
 
 }  // namespace ttsearch::torch

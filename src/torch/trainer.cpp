@@ -132,30 +132,39 @@ Trainer::Trainer(Trainer&&) noexcept = default;
 Trainer& Trainer::operator=(Trainer&&) noexcept = default;
 Trainer::~Trainer() = default;
 
-Trainer Trainer::create(const ModelConfig& config, std::uint64_t seed, const TrainOptions& opt) {
+namespace {
+
+/// A trainer's model for `config` with weights from `seed`, before loading or training.
+std::unique_ptr<Trainer::Impl> new_impl(const ModelConfig& config, std::uint64_t seed, const TrainOptions& opt) {
   opt.validate();
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<Trainer::Impl>();
   impl->config = config;
   impl->opt = opt;
   impl->device = detail::parse_device_spec(opt.device);
   ::torch::manual_seed(seed);
   impl->model = detail::Transformer(config);
+  return impl;
+}
+
+/// Moves the model to its device in training mode and builds the optimiser.
+void ready(Trainer::Impl& t) {
+  t.model->to(t.device);
+  t.model->inv_freq = t.model->inv_freq.to(t.device);
+  t.model->train();
+  t.init_optimizer();
+}
+
+}  // namespace
+
+Trainer Trainer::create(const ModelConfig& config, std::uint64_t seed, const TrainOptions& opt) {
+  auto impl = new_impl(config, seed, opt);
   init_weights(impl->model, config, false);
-  impl->model->to(impl->device);
-  impl->model->inv_freq = impl->model->inv_freq.to(impl->device);
-  impl->model->train();
-  impl->init_optimizer();
+  ready(*impl);
   return Trainer(std::move(impl));
 }
 
 Trainer Trainer::from_pretrained(const std::string& dir, const ModelConfig& config, std::uint64_t seed, const TrainOptions& opt) {
-  opt.validate();
-  auto impl = std::make_unique<Impl>();
-  impl->config = config;
-  impl->opt = opt;
-  impl->device = detail::parse_device_spec(opt.device);
-  ::torch::manual_seed(seed);
-  impl->model = detail::Transformer(config);
+  auto impl = new_impl(config, seed, opt);
   const Checkpoint ckpt = Checkpoint::open(dir);
   const bool new_head = config.head != ModelHead::kCausalLM && !ckpt.contains("score.2.weight") && !ckpt.contains("score.weight");
   init_weights(impl->model, config, new_head);
@@ -175,10 +184,7 @@ Trainer Trainer::from_pretrained(const std::string& dir, const ModelConfig& conf
       p.value().copy_(src);
     }
   }
-  impl->model->to(impl->device);
-  impl->model->inv_freq = impl->model->inv_freq.to(impl->device);
-  impl->model->train();
-  impl->init_optimizer();
+  ready(*impl);
   return Trainer(std::move(impl));
 }
 

@@ -26,6 +26,9 @@ std::string torch_version();
 
 /// Whether libtorch can use a CUDA device here, and how many.
 bool cuda_available();
+
+/// Sets libtorch's intra-op CPU threads (n >= 1). For tiny models one thread is often fastest.
+void set_num_threads(int n);
 int cuda_device_count();
 
 }  // namespace ttsearch::torch

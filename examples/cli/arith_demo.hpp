@@ -1,0 +1,210 @@
+#pragma once
+// `ttsearch demo` on the arithmetic domain: the shipped policy and PRM (examples/arith/, trained
+// by arith_train) searched with every strategy at 1..max_n samples-equivalent on the test split.
+// Prints accuracy against generated and verifier tokens, writes a CSV, an SVG plot and, at the
+// largest n, one audit trace per strategy.
+//
+// Sample-based strategies at several n draw the same samples (a request's sample i depends only on
+// its seed and i), so a memoising generator serves the smaller n from the largest n's samples; the
+// ledgers still charge every token as generated, so the compute columns are what a fresh run costs.
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include <ttsearch/domains/arith.hpp>
+#include <ttsearch/strategies/registry.hpp>
+#include <ttsearch/torch/device.hpp>
+#include <ttsearch/torch/runtime.hpp>
+#include <ttsearch/trace/jsonl.hpp>
+
+#include "../arith/arith_models.hpp"
+#include "plot.hpp"
+#include "progress.hpp"
+#include "simulated_domain.hpp"
+
+namespace ttsearch::cli {
+
+struct ArithDemoArgs {
+  std::string models;                       // folder with policy/ and prm/
+  std::vector<std::int32_t> levels = {4, 5, 6, 7};
+  std::int32_t per_level = 10;              // test problems per level
+  std::int32_t max_n = 64;
+  double temperature = 1.0;
+  std::string verifier = "prm";             // prm | checker
+  std::vector<std::string> strategies = {"best-of-n", "majority", "weighted-majority", "best-of-majority", "beam", "dvts", "rebase", "mcts"};
+  std::uint64_t seed = 0;
+  std::string out_dir = "ttsearch-demo";
+  int threads = 0;                          // 0 = libtorch's default
+};
+
+/// Memoises whole generations by (problem, prefix, sampling, seed): a request for k samples is
+/// served from an earlier request for >= k samples (sample i depends only on the seed and i).
+template <Generator G>
+class MemoGenerator {
+ public:
+  explicit MemoGenerator(G& inner) : inner_(inner) {}
+  Generation generate(std::span<const GenerateRequest> requests) {
+    Generation out;
+    out.outputs.resize(requests.size());
+    out.usage.resize(requests.size());
+    std::vector<GenerateRequest> missing;
+    std::vector<std::size_t> where;
+    std::vector<std::string> keys;
+    for (std::size_t r = 0; r < requests.size(); ++r) {
+      keys.push_back(key(requests[r]));
+      const auto it = memo_.find(keys.back());
+      if (it != memo_.end() && it->second.steps.size() >= static_cast<std::size_t>(requests[r].num_samples)) continue;
+      missing.push_back(requests[r]);
+      where.push_back(r);
+    }
+    if (!missing.empty()) {
+      Generation g = inner_.generate(missing);
+      for (std::size_t k = 0; k < missing.size(); ++k) {
+        Entry e{std::move(g.outputs[k]), g.usage.empty() ? RequestUsage{} : g.usage[k]};
+        memo_[keys[where[k]]] = std::move(e);
+      }
+    }
+    for (std::size_t r = 0; r < requests.size(); ++r) {
+      const Entry& e = memo_.at(keys[r]);
+      const auto n = static_cast<std::size_t>(requests[r].num_samples);
+      out.outputs[r].assign(e.steps.begin(), e.steps.begin() + static_cast<std::ptrdiff_t>(n));
+      const auto per = e.steps.empty() ? 0 : e.usage.prompt_tokens / static_cast<std::int64_t>(e.steps.size());
+      out.usage[r] = {per * static_cast<std::int64_t>(n), std::min(e.usage.cached_prompt_tokens, per * static_cast<std::int64_t>(n))};
+    }
+    return out;
+  }
+
+ private:
+  struct Entry {
+    std::vector<Step> steps;
+    RequestUsage usage;
+  };
+  static std::string key(const GenerateRequest& r) {
+    return fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}", r.problem->id, r.problem->question, r.prefix.text(), Json(r.params).dump(), r.seed);
+  }
+  G& inner_;
+  std::map<std::string, Entry> memo_;
+};
+
+/// The options of `strategy` at size n for the arithmetic models.
+inline Json arith_demo_options(const std::string& strategy, std::int32_t n, double temperature) {
+  const Json whole = {{"temperature", temperature}, {"max_tokens", 256}};
+  const Json step = {{"temperature", temperature}, {"max_tokens", 64}, {"stop", {"\n\n"}}};
+  if (strategy == "beam" || strategy == "dvts") return Json{{"n", n}, {"beam_width", std::min(n, 4)}, {"sampling", step}};
+  if (strategy == "rebase") return Json{{"width", n}, {"sampling", step}};
+  if (strategy == "mcts") return Json{{"num_simulations", n}, {"expansion_width", 2}, {"sampling", step}};
+  return Json{{"n", n}, {"sampling", whole}};
+}
+
+inline int run_arith_demo(const ArithDemoArgs& a) {
+  namespace fs = std::filesystem;
+  TTSEARCH_REQUIRE(a.per_level >= 1, "--per-level must be >= 1 (got {})", a.per_level);
+  TTSEARCH_REQUIRE(a.max_n >= 1, "--max-n must be >= 1 (got {})", a.max_n);
+  TTSEARCH_REQUIRE(a.verifier == "prm" || a.verifier == "checker", "--verifier must be prm or checker (got '{}')", a.verifier);
+  for (auto l : a.levels) TTSEARCH_REQUIRE(l >= 2 && l <= 7, "--levels must be in 2..7 (the test split's levels; got {})", l);
+  for (const auto& s : a.strategies) find_strategy(s);  // unknown names fail before any work
+  if (a.threads > 0) torch::set_num_threads(a.threads);
+  const fs::path policy_dir = fs::path(a.models) / "policy", prm_dir = fs::path(a.models) / "prm";
+  torch::GeneratorOptions gopt;
+  gopt.prompt_format = arith_models::prompt_format();
+  gopt.prefix_cache_tokens = 1 << 20;
+  auto policy = torch::TorchGenerator::load(policy_dir.string(), gopt);
+  MemoGenerator<torch::TorchGenerator> gen(policy);
+  std::optional<torch::TorchPRM> prm;
+  if (a.verifier == "prm") {
+    torch::PrmOptions popt;
+    popt.prompt_format = arith_models::prompt_format();
+    popt.prefix_cache_tokens = 1 << 20;
+    prm.emplace(torch::TorchPRM::load(prm_dir.string(), popt));
+  }
+  arith::StepChecker checker;
+  const auto split = arith_models::test_split(a.per_level, a.levels);
+  std::vector<Problem> problems;
+  for (std::size_t i = 0; i < split.size(); ++i) problems.push_back(arith::to_problem(split[i], fmt::format("L{}-{}", split[i].level, i)));
+  fs::create_directories(a.out_dir);
+
+  std::vector<std::int32_t> ns;
+  for (std::int32_t n = 1; n <= a.max_n; n *= 4) ns.push_back(n);
+  if (ns.back() != a.max_n) ns.push_back(a.max_n);
+  Progress progress(fmt::format("demo ({} problems)", problems.size()), a.strategies.size() * ns.size() + 1);
+  // greedy decoding: the baseline every strategy should beat
+  double greedy = 0;
+  {
+    std::vector<GenerateRequest> reqs;
+    for (const auto& p : problems) {
+      GenerateRequest r;
+      r.problem = &p;
+      r.params.temperature = 0;
+      r.params.max_tokens = 256;
+      reqs.push_back(r);
+    }
+    const auto g = policy.generate(reqs);
+    for (std::size_t i = 0; i < problems.size(); ++i) greedy += arith::check_solution(problems[i].question, g.outputs[i][0].text).correct;
+    greedy /= static_cast<double>(problems.size());
+    progress.tick();
+  }
+  struct Row {
+    std::string strategy;
+    std::int32_t n;
+    double accuracy, generated, verifier, seconds;
+  };
+  std::vector<Row> rows;
+  for (const auto& name : a.strategies) {
+    const StrategyEntry& e = find_strategy(name);
+    for (auto it = ns.rbegin(); it != ns.rend(); ++it) {  // largest n first: smaller n reuse its samples
+      const std::int32_t n = *it;
+      std::vector<SearchSpec> specs;
+      for (std::size_t i = 0; i < problems.size(); ++i) {
+        specs.push_back(e.make(problems[i], arith_demo_options(name, n, a.temperature), Budget{}, batch_seed(a.seed, i)));
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      std::unique_ptr<JsonlAuditWriter> trace;
+      if (n == a.max_n) trace = std::make_unique<JsonlAuditWriter>((fs::path(a.out_dir) / (name + ".trace.jsonl")).string());
+      NullObserver none;
+      std::vector<SearchResult> results;
+      const std::span<const SearchSpec> sp(specs);
+      if (prm) results = trace ? run_searches(sp, gen, *prm, *trace) : run_searches(sp, gen, *prm, none);
+      else results = trace ? run_searches(sp, gen, checker, *trace) : run_searches(sp, gen, checker, none);
+      Row row{name, n, accuracy(results, problems), 0, 0, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+      for (const auto& r : results) {
+        row.generated += static_cast<double>(r.ledger.generated_tokens);
+        row.verifier += static_cast<double>(r.ledger.verifier_tokens);
+      }
+      row.generated /= static_cast<double>(problems.size());
+      row.verifier /= static_cast<double>(problems.size());
+      rows.push_back(row);
+      progress.tick();
+    }
+  }
+  std::stable_sort(rows.begin(), rows.end(), [&](const Row& x, const Row& y) {
+    const auto ix = std::find(a.strategies.begin(), a.strategies.end(), x.strategy) - a.strategies.begin();
+    const auto iy = std::find(a.strategies.begin(), a.strategies.end(), y.strategy) - a.strategies.begin();
+    return ix != iy ? ix < iy : x.n < y.n;
+  });
+  std::string levels;
+  for (auto l : a.levels) levels += (levels.empty() ? "" : ",") + std::to_string(l);
+  std::cout << fmt::format("\nArithmetic domain: {} test problems (levels {}, {} each), policy {}, verifier {}, T = {}, seed {}\n",
+                           problems.size(), levels, a.per_level, policy_dir.string(),
+                           a.verifier == "prm" ? prm_dir.string() : "the exact step checker", a.temperature, a.seed);
+  std::cout << fmt::format("greedy decoding: {:.1f}%\n", 100 * greedy);
+  std::cout << fmt::format("{:<18} {:>4} {:>9} {:>14} {:>14}\n", "strategy", "n", "accuracy", "gen tok/prob", "ver tok/prob");
+  const std::string csv_path = (fs::path(a.out_dir) / "demo.csv").string();
+  std::ofstream csv(csv_path);
+  TTSEARCH_REQUIRE(csv.good(), "cannot write '{}'", csv_path);
+  csv << "strategy,n,accuracy,generated_tokens_per_problem,verifier_tokens_per_problem\n";
+  csv << fmt::format("greedy,1,{:.4f},,\n", greedy);
+  std::vector<PlotPoint> points;
+  for (const auto& r : rows) {
+    std::cout << fmt::format("{:<18} {:>4} {:>8.1f}% {:>14.0f} {:>14.0f}\n", r.strategy, r.n, 100 * r.accuracy, r.generated, r.verifier);
+    csv << fmt::format("{},{},{:.4f},{:.1f},{:.1f}\n", r.strategy, r.n, r.accuracy, r.generated, r.verifier);
+    points.push_back({r.strategy, std::max(1.0, r.generated), r.accuracy});
+  }
+  const std::string svg_path = (fs::path(a.out_dir) / "demo.svg").string();
+  write_svg_plot(svg_path, fmt::format("Arithmetic L{}: accuracy vs generated tokens ({} verifier)", levels, a.verifier), points,
+                 {{"greedy", greedy}});
+  std::cout << fmt::format("\nwrote {}, {} and {}/<strategy>.trace.jsonl (n = {}); check one with: ttsearch replay --trace FILE\n",
+                           csv_path, svg_path, a.out_dir, a.max_n);
+  return 0;
+}
+
+}  // namespace ttsearch::cli

@@ -1,0 +1,84 @@
+#pragma once
+// An SVG line plot of accuracy against generated tokens per problem (log scale), one line per
+// strategy, with an optional horizontal reference line. No plotting library is packaged here.
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <ttsearch/core/error.hpp>
+
+namespace ttsearch::cli {
+
+struct PlotPoint {
+  std::string series;
+  double x, y;  // x > 0 (log scale), y in [0, 1]
+};
+
+inline void write_svg_plot(const std::string& path, const std::string& title, const std::vector<PlotPoint>& points,
+                           const std::vector<std::pair<std::string, double>>& references = {}) {
+  static constexpr const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"};
+  const double W = 760, H = 480, left = 70, right = 190, top = 40, bottom = 60;
+  const double pw = W - left - right, ph = H - top - bottom;
+  double xmin = 1e300, xmax = 0;
+  for (const auto& p : points) {
+    TTSEARCH_REQUIRE(p.x > 0, "plot: x must be > 0 (got {})", p.x);
+    xmin = std::min(xmin, p.x);
+    xmax = std::max(xmax, p.x);
+  }
+  if (points.empty()) xmin = 1, xmax = 10;
+  const double lo = std::floor(std::log2(xmin)), hi = std::max(lo + 1, std::ceil(std::log2(xmax)));
+  auto X = [&](double x) { return left + (std::log2(x) - lo) / (hi - lo) * pw; };
+  auto Y = [&](double y) { return top + (1.0 - y) * ph; };
+  std::string s = fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="12">)", W, H);
+  s += fmt::format(R"(<rect width="{}" height="{}" fill="white"/><text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>)", W, H,
+                   left + pw / 2, title);
+  for (int k = 0; k <= 10; k += 2) {  // y grid
+    const double y = Y(k / 10.0);
+    s += fmt::format(R"(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{}%</text>)", left, y,
+                     left + pw, y, left - 6, y + 4, k * 10);
+  }
+  for (double e = lo; e <= hi; e += 1) {  // x grid at powers of two
+    const double x = X(std::exp2(e));
+    s += fmt::format(R"(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#eee"/><text x="{}" y="{}" text-anchor="middle">{}</text>)", x, top, x,
+                     top + ph, x, top + ph + 16, static_cast<long long>(std::exp2(e)));
+  }
+  s += fmt::format(R"(<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#333"/>)", left, top, pw, ph);
+  s += fmt::format(R"(<text x="{}" y="{}" text-anchor="middle">generated tokens per problem (log scale)</text>)", left + pw / 2, H - 18);
+  s += fmt::format(R"svg(<text transform="translate(18,{}) rotate(-90)" text-anchor="middle">accuracy</text>)svg", top + ph / 2);
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<std::pair<double, double>>> series;
+  for (const auto& p : points) {
+    if (!series.contains(p.series)) order.push_back(p.series);
+    series[p.series].emplace_back(p.x, p.y);
+  }
+  std::size_t c = 0;
+  double ly = top + 10;
+  for (const auto& name : order) {
+    auto pts = series[name];
+    std::sort(pts.begin(), pts.end());
+    const char* color = kColors[c++ % std::size(kColors)];
+    std::string poly;
+    for (const auto& [x, y] : pts) poly += fmt::format("{:.1f},{:.1f} ", X(x), Y(y));
+    s += fmt::format(R"(<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>)", poly, color);
+    for (const auto& [x, y] : pts) s += fmt::format(R"(<circle cx="{:.1f}" cy="{:.1f}" r="3" fill="{}"/>)", X(x), Y(y), color);
+    s += fmt::format(R"(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2"/><text x="{}" y="{}">{}</text>)", left + pw + 12, ly,
+                     left + pw + 32, ly, color, left + pw + 38, ly + 4, name);
+    ly += 18;
+  }
+  for (const auto& [name, y] : references) {
+    s += fmt::format(R"(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#000" stroke-dasharray="5,4"/>)", left, Y(y), left + pw, Y(y));
+    s += fmt::format(R"(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#000" stroke-dasharray="5,4"/><text x="{}" y="{}">{}</text>)", left + pw + 12,
+                     ly, left + pw + 32, ly, left + pw + 38, ly + 4, name);
+    ly += 18;
+  }
+  s += "</svg>\n";
+  std::ofstream out(path);
+  out << s;
+  TTSEARCH_REQUIRE(out.good(), "cannot write '{}'", path);
+}
+
+}  // namespace ttsearch::cli

@@ -1,0 +1,92 @@
+// The shipped arithmetic models (examples/arith/, trained by arith_train): they load through the
+// runtime unchanged, reproduce recorded greedy outputs, and the PRM's scores match recorded values.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include <ttsearch/domains/arith.hpp>
+#include <ttsearch/torch/runtime.hpp>
+#include <ttsearch/torch/tokenizer.hpp>
+
+#include "../examples/arith/arith_models.hpp"
+
+using namespace ttsearch;
+using namespace ttsearch::torch;
+
+namespace {
+
+const std::string kModels = TTSEARCH_ARITH_MODELS_DIR;
+
+struct Recorded {
+  std::string expression, greedy;
+};
+
+}  // namespace
+
+TEST_CASE("arith models: the shipped policy reproduces recorded greedy outputs", "[torch][arith]") {
+  GeneratorOptions o;
+  o.prompt_format = arith_models::prompt_format();
+  auto gen = TorchGenerator::load(kModels + "/policy", o);
+  const auto test = arith_models::test_split();
+  REQUIRE(test.size() == 300);
+  // the first problem of levels 2, 5 and 7 of the test split, and the policy's greedy solutions
+  const std::vector<Recorded> recorded = {
+      {"2 + (1 + 5)",
+       "1 + 5 = 6, so 2 + 6\n\n2 + 6 = 8, so 8\n\nThe answer is \\boxed{8}"},
+      {"4 * (7 - 7) * ((7 + 1) * 2)",
+       "7 - 7 = 0, so 4 * 0 * ((7 + 1) * 2)\n\n7 + 1 = 8, so 4 * 0 * (8 * 2)\n\n8 * 2 = 16, so 4 * 0 * 16\n\n4 * 0 = 0, so 0 * 16\n\n0 * 16 = 0, so 0\n\nThe answer is \\boxed{0}"},
+      {"6 * 7 - (7 + (8 - 4 * 1 * 6)) - 9",
+       "4 * 1 = 4, so 6 * 7 - (7 + (8 - 4 * 6)) - 9\n\n4 * 6 = 24, so 6 * 7 - (7 + (8 - 24)) - 9\n\n8 - 24 = -16, so 6 * 7 - (7 + -16) - 9\n\n7 + -16 = -9, so 6 * 7 - -9 - 9\n\n6 * 7 = 42, so 42 - -9 - 9\n\n42 - -9 = 51, so 51 - 9\n\n51 - 9 = 42, so 42\n\nThe answer is \\boxed{42}"}};
+  std::vector<Problem> problems;
+  CHECK(recorded[0].expression == test[0].expression);
+  CHECK(recorded[1].expression == test[150].expression);
+  CHECK(recorded[2].expression == test[250].expression);
+  for (const auto& r : recorded) problems.push_back(arith::to_problem(*arith::solve(r.expression), r.expression));
+  std::vector<GenerateRequest> reqs;
+  for (const auto& p : problems) {
+    GenerateRequest r;
+    r.problem = &p;
+    r.params.temperature = 0;
+    r.params.max_tokens = 256;
+    reqs.push_back(r);
+  }
+  const auto out = gen.generate(reqs);
+  for (std::size_t i = 0; i < recorded.size(); ++i) {
+    INFO(recorded[i].expression);
+    CHECK(out.outputs[i][0].text == recorded[i].greedy);
+    CHECK(out.outputs[i][0].finish == FinishReason::kEos);
+  }
+}
+
+TEST_CASE("arith models: the shipped PRM scores solutions as recorded", "[torch][arith]") {
+  PrmOptions o;
+  o.prompt_format = arith_models::prompt_format();
+  auto prm = TorchPRM::load(kModels + "/prm", o);
+  const auto p = *arith::solve("4 - (6 + 8 * 2)");
+  const Problem problem = arith::to_problem(p, "x");
+  SearchTree tree;
+  auto add = [&](NodeId parent, std::string text) {
+    Step s;
+    s.text = std::move(text);
+    s.num_tokens = 1;
+    return tree.add_child(parent, std::move(s));
+  };
+  // the canonical solution, and one whose first product is wrong
+  NodeId good = SearchTree::root(), bad = SearchTree::root();
+  for (const auto& st : p.steps) good = add(good, st + "\n\n");
+  good = add(good, arith::ArithProblem::answer_line(p.answer));
+  bad = add(bad, "8 * 2 = 18, so 4 - (6 + 18)\n\n");
+  bad = add(bad, "6 + 18 = 24, so 4 - 24\n\n");
+  bad = add(bad, "4 - 24 = -20, so -20\n\n");
+  bad = add(bad, "The answer is \\boxed{-20}");
+  const auto s = prm.score(std::vector<ScoreRequest>{{&problem, tree.path(good)}, {&problem, tree.path(bad)}});
+  REQUIRE(s.scores[0].size() == 4);
+  REQUIRE(s.scores[1].size() == 4);
+  // recorded from the shipped PRM: it does NOT catch the wrong product (8 * 2 = 18 scores 0.99), the
+  // within-problem weakness its train_report.json measures (pairwise accuracy 0.54)
+  const std::vector<double> recorded_good = {0.993086, 0.990447, 0.747458, 0.875494}, recorded_bad = {0.993167, 0.989540, 0.940734, 0.915551};
+  for (std::size_t k = 0; k < 4; ++k) {
+    CHECK(s.scores[0][k] == Approx(recorded_good[k]).margin(1e-4));
+    CHECK(s.scores[1][k] == Approx(recorded_bad[k]).margin(1e-4));
+  }
+}
