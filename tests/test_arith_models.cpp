@@ -89,4 +89,13 @@ TEST_CASE("arith models: the shipped PRM scores solutions as recorded", "[torch]
     CHECK(s.scores[0][k] == Approx(recorded_good[k]).margin(1e-4));
     CHECK(s.scores[1][k] == Approx(recorded_bad[k]).margin(1e-4));
   }
+  // scored again: served from the prefix cache (one token each); after clear_cache, full cost again
+  const std::vector<ScoreRequest> again{{&problem, tree.path(good)}, {&problem, tree.path(bad)}};
+  const auto cached = prm.score(again);
+  for (std::size_t k = 0; k < 4; ++k) CHECK(cached.scores[1][k] == Approx(s.scores[1][k]).margin(1e-5));
+  CHECK(cached.tokens[0] < s.tokens[0] / 4);
+  prm.clear_cache();
+  const auto fresh = prm.score(again);
+  CHECK(fresh.tokens == s.tokens);
+  for (std::size_t k = 0; k < 4; ++k) CHECK(fresh.scores[0][k] == Approx(s.scores[0][k]).margin(1e-5));
 }

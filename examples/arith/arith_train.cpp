@@ -250,10 +250,12 @@ struct PrmArgs {
   std::int64_t batch_tokens = 4096;
   double lr = 1e-3;
   int threads = 1;
+  bool dense_labels = false;
 };
 
 struct Labelled {
-  TrainSequence seq;
+  TrainSequence seq;    // labels at the step tags (what TorchPRM reads)
+  TrainSequence dense;  // with --dense-labels: also every token of a correct prefix (good) and every token after the first wrong step (bad)
   std::vector<bool> prefix;
   bool correct = false;
   std::size_t problem = 0;
@@ -312,6 +314,24 @@ Json train_prm(const PrmArgs& a) {
       if (l.seq.ids[t] == tag && k < c.prefix.size()) l.seq.labels.emplace_back(static_cast<std::int32_t>(t), c.prefix[k++] ? 1 : 0);
     }
     if (l.seq.labels.empty() || l.seq.ids.size() > 500) continue;
+    if (a.dense_labels) {
+      // the same ids, built piece by piece (the tag and "\n\n" are token boundaries) to know each step's tokens
+      l.dense.ids = tok.encode(s.problem->expression + std::string(arith::kStepSeparator));
+      bool wrong_before = false;
+      for (std::size_t k = 0; k < c.prefix.size() && !c.steps[k].empty(); ++k) {
+        const auto begin = l.dense.ids.size();
+        const auto piece = tok.encode(c.steps[k]);
+        l.dense.ids.insert(l.dense.ids.end(), piece.begin(), piece.end());
+        l.dense.ids.push_back(tag);
+        const bool first_wrong = !c.prefix[k] && !wrong_before;
+        for (std::size_t t = begin; t < l.dense.ids.size(); ++t) {
+          if (first_wrong && t + 1 < l.dense.ids.size()) continue;  // the wrong step's own tokens: only its tag is labelled
+          l.dense.labels.emplace_back(static_cast<std::int32_t>(t), c.prefix[k] ? 1 : 0);
+        }
+        wrong_before = wrong_before || !c.prefix[k];
+      }
+      if (l.dense.ids != l.seq.ids) throw Error("prm: piecewise tokenisation differs from the whole input's");
+    }
     l.prefix = c.prefix;
     l.correct = c.correct;
     l.problem = static_cast<std::size_t>(s.problem - problems.data());
@@ -352,7 +372,8 @@ Json train_prm(const PrmArgs& a) {
         for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(i) - 1))]);
         cursor = 0;
       }
-      batch.push_back(train[order[cursor++]]->seq);
+      const Labelled& l = *train[order[cursor++]];
+      batch.push_back(a.dense_labels ? l.dense : l.seq);
       n += static_cast<std::int64_t>(batch.back().ids.size());
     }
     const double loss = trainer.step(batch);
@@ -400,7 +421,7 @@ Json train_prm(const PrmArgs& a) {
               {"sampling_seconds", sample_secs}, {"steps_labelled", steps_total}, {"good_step_fraction", static_cast<double>(steps_good) / static_cast<double>(steps_total)},
               {"train_steps", a.steps}, {"train_tokens", tokens}, {"train_seconds", train_secs}, {"final_loss_ema", ema},
               {"heldout_solutions", eval.size()}, {"step_auroc", step_auroc}, {"outcome_auroc", outcome_auroc},
-              {"pairwise_accuracy", pairwise}, {"seed", a.seed}, {"learning_rate", a.lr}};
+              {"pairwise_accuracy", pairwise}, {"seed", a.seed}, {"learning_rate", a.lr}, {"dense_labels", a.dense_labels}};
 }
 
 }  // namespace
@@ -446,6 +467,7 @@ int main(int argc, char** argv) {
   pr->add_option("--batch-tokens", ra.batch_tokens);
   pr->add_option("--lr", ra.lr);
   pr->add_option("--threads", ra.threads);
+  pr->add_flag("--dense-labels", ra.dense_labels, "also label every token of correct prefixes and after the first wrong step");
   auto* ev = app.add_subcommand("eval", "greedy accuracy per level on the test split");
   ev->add_option("--policy", eval_policy)->required();
   CLI11_PARSE(app, argc, argv);

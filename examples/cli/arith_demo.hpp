@@ -157,6 +157,7 @@ inline int run_arith_demo(const ArithDemoArgs& a) {
       for (std::size_t i = 0; i < problems.size(); ++i) {
         specs.push_back(e.make(problems[i], arith_demo_options(name, n, a.temperature), Budget{}, batch_seed(a.seed, i)));
       }
+      if (prm) prm->clear_cache();  // verifier tokens as a fresh run pays them (the cache works within the cell)
       const auto t0 = std::chrono::steady_clock::now();
       std::unique_ptr<JsonlAuditWriter> trace;
       if (n == a.max_n) trace = std::make_unique<JsonlAuditWriter>((fs::path(a.out_dir) / (name + ".trace.jsonl")).string());

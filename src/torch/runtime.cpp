@@ -211,6 +211,10 @@ TorchGenerator TorchGenerator::load(const std::string& dir, const GeneratorOptio
 
 std::vector<std::int32_t> TorchGenerator::prompt_ids(const Problem& problem) { return impl_->prompt(problem); }
 
+void TorchGenerator::clear_cache() {
+  if (impl_->cache) impl_->cache = std::make_unique<detail::PrefixCache>(impl_->opt.prefix_cache_tokens);
+}
+
 Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
   Impl& g = *impl_;
   ::torch::InferenceMode guard;
@@ -409,6 +413,7 @@ TorchPRM::~TorchPRM() = default;
 TorchPRM TorchPRM::load(const std::string& dir, const PrmOptions& opt) {
   auto impl = std::make_unique<Impl>();
   impl->opt = opt;
+  TTSEARCH_REQUIRE(opt.max_batch_tokens > 0, "max_batch_tokens must be > 0 (got {})", opt.max_batch_tokens);
   const bool chat = opt.convention != RewardConvention::kTokenPair && !opt.prompt_format;
   impl->m = load_folder(dir, opt.load, chat);
   const ModelConfig& c = impl->m.config;
@@ -446,8 +451,10 @@ TorchPRM TorchPRM::load(const std::string& dir, const PrmOptions& opt) {
   return TorchPRM(std::move(impl));
 }
 
-Scoring TorchPRM::score(std::span<const ScoreRequest> requests) {
-  Impl& p = *impl_;
+namespace {
+
+/// Scores one chunk of requests in one batched forward.
+Scoring score_chunk(TorchPRM::Impl& p, std::span<const ScoreRequest> requests) {
   ::torch::InferenceMode guard;
   Scoring out;
   if (requests.empty()) return out;
@@ -564,6 +571,36 @@ Scoring TorchPRM::score(std::span<const ScoreRequest> requests) {
       v.push_back(scores);
       p.cache->insert(seqs[r], k, v);
     }
+  }
+  return out;
+}
+
+}  // namespace
+
+void TorchPRM::clear_cache() {
+  if (impl_->cache) impl_->cache = std::make_unique<detail::PrefixCache>(impl_->opt.prefix_cache_tokens);
+}
+
+Scoring TorchPRM::score(std::span<const ScoreRequest> requests) {
+  // chunks of at most max_batch_tokens (paths x longest path, estimated from the steps' token
+  // counts): one huge batch would build attention matrices of paths x length^2 at once
+  Scoring out;
+  std::size_t begin = 0;
+  while (begin < requests.size()) {
+    std::size_t end = begin;
+    std::int64_t longest = 0;
+    while (end < requests.size()) {
+      std::int64_t tokens = 64;  // the prompt and tags, roughly
+      for (const Step& st : requests[end].path) tokens += st.num_tokens + 1;
+      const std::int64_t l = std::max(longest, tokens);
+      if (end > begin && l * static_cast<std::int64_t>(end - begin + 1) > impl_->opt.max_batch_tokens) break;
+      longest = l;
+      ++end;
+    }
+    Scoring part = score_chunk(*impl_, requests.subspan(begin, end - begin));
+    for (auto& v : part.scores) out.scores.push_back(std::move(v));
+    out.tokens.insert(out.tokens.end(), part.tokens.begin(), part.tokens.end());
+    begin = end;
   }
   return out;
 }

@@ -65,6 +65,8 @@ class TorchGenerator {
   Generation generate(std::span<const GenerateRequest> requests);
   /// The prompt token ids of a problem (what generate() puts before a request's prefix).
   [[nodiscard]] std::vector<std::int32_t> prompt_ids(const Problem& problem);
+  /// Forgets every cached prefix (the next calls cost what a fresh generator's would).
+  void clear_cache();
 
   struct Impl;
 
@@ -95,6 +97,9 @@ struct PrmOptions {
   /// Prefix cache (step-tag conventions): keys, values and step scores of up to this many tokens
   /// are kept, so a path extending a scored one is read from its first new token; 0 turns it off.
   std::int64_t prefix_cache_tokens = 65536;
+  /// Paths are scored in batches of at most this many token positions (paths x longest path):
+  /// bounds the attention matrices of one forward.
+  std::int64_t max_batch_tokens = 32768;
 };
 
 class TorchPRM {
@@ -106,6 +111,8 @@ class TorchPRM {
   ~TorchPRM();
 
   Scoring score(std::span<const ScoreRequest> requests);
+  /// Forgets every cached path (the next calls cost what a fresh PRM's would).
+  void clear_cache();
 
   struct Impl;
 
