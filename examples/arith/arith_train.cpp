@@ -318,7 +318,8 @@ Json train_prm(const PrmArgs& a) {
       // the same ids, built piece by piece (the tag and "\n\n" are token boundaries) to know each step's tokens
       l.dense.ids = tok.encode(s.problem->expression + std::string(arith::kStepSeparator));
       bool wrong_before = false;
-      for (std::size_t k = 0; k < c.prefix.size() && !c.steps[k].empty(); ++k) {
+      for (std::size_t k = 0; k < c.prefix.size(); ++k) {
+        if (c.steps[k].empty()) continue;  // prm_input skips empty pieces too
         const auto begin = l.dense.ids.size();
         const auto piece = tok.encode(c.steps[k]);
         l.dense.ids.insert(l.dense.ids.end(), piece.begin(), piece.end());
@@ -330,7 +331,9 @@ Json train_prm(const PrmArgs& a) {
         }
         wrong_before = wrong_before || !c.prefix[k];
       }
-      if (l.dense.ids != l.seq.ids) throw Error("prm: piecewise tokenisation differs from the whole input's");
+      // a malformed sample can tokenise differently in pieces (a step that starts with "\n" joins the
+      // prompt's newlines): keep only its tag labels then
+      if (l.dense.ids != l.seq.ids) l.dense = l.seq;
     }
     l.prefix = c.prefix;
     l.correct = c.correct;

@@ -26,8 +26,8 @@ namespace ttsearch::cli {
 
 struct ArithDemoArgs {
   std::string models;                       // folder with policy/ and prm/
-  std::vector<std::int32_t> levels = {4, 5, 6, 7};
-  std::int32_t per_level = 10;              // test problems per level
+  std::vector<std::int32_t> levels = {6, 7};
+  std::int32_t per_level = 20;              // test problems per level
   std::int32_t max_n = 64;
   double temperature = 1.0;
   std::string verifier = "prm";             // prm | checker
