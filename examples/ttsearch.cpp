@@ -1,4 +1,6 @@
 // ttsearch: the command-line front end. Subcommands: grade, vote, solve, strategies, demo, replay.
+#include <malloc.h>
+
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +18,10 @@
 
 int main(int argc, char** argv) {
   using namespace ttsearch::cli;
+  // Decode loops allocate and free the same large tensors every step; glibc would hand blocks over
+  // its mmap threshold back to the OS each time, so every step page-faults fresh memory. Keep them.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   CLI::App app{"ttsearch " TTSEARCH_VERSION_STRING ": test-time search over LLM reasoning"};
   app.require_subcommand(1);
   app.set_version_flag("--version", TTSEARCH_VERSION_STRING);

@@ -177,6 +177,22 @@ TEST_CASE("trainer: a causal LM learns its data; the saved folder loads and gene
     CHECK(st.logprob == Approx(expect).epsilon(1e-4));
     CHECK(st.logprob < 0);
   }
+  // a continuation stops at the model's context (128 positions) with finish "length"
+  Problem longq;
+  longq.id = "long";
+  for (int i = 0; i < 30; ++i) longq.question += "7 + 5 ";
+  longq.question += "7";
+  const auto n_prompt = static_cast<std::int64_t>(gen.prompt_ids(longq).size());
+  REQUIRE(n_prompt > 100);
+  REQUIRE(n_prompt < 128);
+  SamplingParams longp;
+  longp.temperature = 1.0;
+  longp.max_tokens = 1000;
+  out = gen.generate(std::vector<GenerateRequest>{testing::request(longq, tree0, SearchTree::root(), 4, longp, 3)});
+  for (const Step& st : out.outputs[0]) {
+    CHECK(n_prompt + st.num_tokens <= 128);
+    if (st.finish == FinishReason::kLength) CHECK(n_prompt + st.num_tokens == 128);
+  }
   fs::remove_all(dir);
 
   TrainSequence bad = s;

@@ -89,10 +89,11 @@ class MemoGenerator {
 /// The options of `strategy` at size n for the arithmetic models.
 inline Json arith_demo_options(const std::string& strategy, std::int32_t n, double temperature) {
   const Json whole = {{"temperature", temperature}, {"max_tokens", 256}};
-  const Json step = {{"temperature", temperature}, {"max_tokens", 64}, {"stop", {"\n\n"}}};
-  if (strategy == "beam" || strategy == "dvts") return Json{{"n", n}, {"beam_width", std::min(n, 4)}, {"sampling", step}};
-  if (strategy == "rebase") return Json{{"width", n}, {"sampling", step}};
-  if (strategy == "mcts") return Json{{"num_simulations", n}, {"expansion_width", 2}, {"sampling", step}};
+  // at most 10 steps of 48 tokens (a level-7 solution has 8): paths stay inside the 512-token context
+  const Json step = {{"temperature", temperature}, {"max_tokens", 48}, {"stop", {"\n\n"}}};
+  if (strategy == "beam" || strategy == "dvts") return Json{{"n", n}, {"beam_width", std::min(n, 4)}, {"num_iterations", 10}, {"sampling", step}};
+  if (strategy == "rebase") return Json{{"width", n}, {"max_depth", 10}, {"sampling", step}};
+  if (strategy == "mcts") return Json{{"num_simulations", n}, {"expansion_width", 2}, {"max_depth", 10}, {"sampling", step}};
   return Json{{"n", n}, {"sampling", whole}};
 }
 

@@ -235,9 +235,14 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
                      "generate: context of {} tokens exceeds max_position_embeddings {}", ctx[r].size(), g.m.config.max_position_embeddings);
   }
   // one batched prefill of every context's uncached suffix
+  // a continuation stops at the model's context length (finish "length"), like vLLM's max_model_len
+  std::vector<std::int64_t> cap(requests.size());
+  for (std::size_t r = 0; r < requests.size(); ++r) {
+    cap[r] = std::min(requests[r].params.max_tokens, g.m.config.max_position_embeddings - static_cast<std::int64_t>(ctx[r].size()));
+  }
   std::int64_t longest_new = 0, samples = 0, S = 0;
   for (std::size_t r = 0; r < requests.size(); ++r) {
-    longest_new = std::max(longest_new, requests[r].params.max_tokens);
+    longest_new = std::max(longest_new, cap[r]);
     samples += requests[r].num_samples;
     S = std::max<std::int64_t>(S, static_cast<std::int64_t>(ctx[r].size()));
   }
@@ -308,7 +313,7 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
         return;
       }
     }
-    if (static_cast<std::int64_t>(s.gen.size()) >= params.max_tokens) {
+    if (static_cast<std::int64_t>(s.gen.size()) >= cap[s.req]) {
       s.done = true;
       s.finish = FinishReason::kLength;
     }
@@ -333,9 +338,7 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
   };
   // one forward per token step for the batch's unfinished rows; keys and values are appended in
   // place, and the batch is compacted when half its rows have finished
-  std::int64_t longest_step = 0;
-  for (const auto& r : requests) longest_step = std::max(longest_step, r.params.max_tokens);
-  cache.reserve(longest_step);
+  cache.reserve(longest_new);
   std::vector<std::size_t> row_seq(seqs.size());
   std::iota(row_seq.begin(), row_seq.end(), std::size_t{0});
   for (;;) {

@@ -17,6 +17,9 @@
 #include <cstring>
 #include <limits>
 #include <span>
+#include <vector>
+
+#include <Eigen/Core>
 
 #include "ttsearch/core/error.hpp"
 
@@ -94,33 +97,33 @@ inline void log_softmax_gather_cpu(const void* logits, ScalarType type, std::int
 
 /// (2) Fused LM-head log-probs: hidden [n, d] and the LM-head weight [vocab, d] (fp32, row-major);
 /// out[i] = log_softmax(hidden[i] . weight^T)[targets[i]] (0 where targets[i] < 0), computed over
-/// vocabulary tiles of `tile` rows with an online log-sum-exp: O(n + tile) extra memory, never the
-/// [n, vocab] logits.
+/// vocabulary tiles of `tile` rows (one [n, tile] block product at a time, Eigen) with an online
+/// log-sum-exp per row: O(n x tile) extra memory, never the [n, vocab] logits.
 inline void lm_head_logprobs_cpu(const float* hidden, const float* weight, std::int64_t n, std::int64_t d, std::int64_t vocab,
                                  const std::int32_t* targets, float* out, std::int64_t tile = 1024) {
   TTSEARCH_REQUIRE(n >= 0 && d >= 1 && vocab >= 1 && tile >= 1, "lm_head_logprobs: bad shape (n {}, d {}, vocab {}, tile {})", n, d,
                    vocab, tile);
+  using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::Map<const Matrix> h(hidden, n, d);
+  std::vector<OnlineLse> lse(static_cast<std::size_t>(n));
+  std::vector<float> target_logit(static_cast<std::size_t>(n), 0.0f);
   for (std::int64_t i = 0; i < n; ++i) {
-    const std::int32_t t = targets[i];
-    TTSEARCH_REQUIRE(t < vocab, "lm_head_logprobs: target {} of row {} is outside the vocabulary ({})", t, i, vocab);
-    if (t < 0) {
-      out[i] = 0.0f;
-      continue;
+    TTSEARCH_REQUIRE(targets[i] < vocab, "lm_head_logprobs: target {} of row {} is outside the vocabulary ({})", targets[i], i, vocab);
+  }
+  Matrix logits;
+  for (std::int64_t v0 = 0; v0 < vocab; v0 += tile) {
+    const std::int64_t cols = std::min(tile, vocab - v0);
+    const Eigen::Map<const Matrix> w(weight + v0 * d, cols, d);
+    logits.noalias() = h * w.transpose();  // [n, cols]
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float* row = logits.data() + i * cols;
+      for (std::int64_t c = 0; c < cols; ++c) lse[static_cast<std::size_t>(i)].add(row[c]);
+      const std::int64_t t = targets[i];
+      if (t >= v0 && t < v0 + cols) target_logit[static_cast<std::size_t>(i)] = row[t - v0];
     }
-    const float* h = hidden + i * d;
-    OnlineLse lse;
-    float target_logit = 0.0f;
-    for (std::int64_t v0 = 0; v0 < vocab; v0 += tile) {
-      const std::int64_t v1 = std::min(vocab, v0 + tile);
-      for (std::int64_t v = v0; v < v1; ++v) {
-        const float* w = weight + v * d;
-        float dot = 0.0f;
-        for (std::int64_t k = 0; k < d; ++k) dot += h[k] * w[k];
-        lse.add(dot);
-        if (v == t) target_logit = dot;
-      }
-    }
-    out[i] = target_logprob(target_logit, lse.value());
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    out[i] = targets[i] < 0 ? 0.0f : target_logprob(target_logit[static_cast<std::size_t>(i)], lse[static_cast<std::size_t>(i)].value());
   }
 }
 

@@ -12,8 +12,9 @@
 ///   depth); cached tokens are reported as cached_prompt_tokens. Sample i of a request draws from Rng(seed).split(i), so its tokens do not depend
 ///   on the rest of the batch. Stop strings are matched on the decoded text after every token, as
 ///   vLLM does: the step ends at the end of the stop string (or its start without
-///   include_stop_in_output) even inside a token; EOS ids end it with finish "eos"; max_tokens
-///   with "length". Each step's logprob is the summed log-probability of its tokens under the
+///   include_stop_in_output) even inside a token; EOS ids end it with finish "eos"; max_tokens,
+///   or reaching the model's max_position_embeddings, with "length" (a context already at the limit
+///   is an error). Each step's logprob is the summed log-probability of its tokens under the
 ///   model's own distribution (temperature 1, before top-k/top-p). Ids past the tokenizer's vocabulary (padded model vocabularies) are never sampled.
 /// TorchPRM: by default the Qwen2.5-Math-PRM convention: chat template over [system: PRM prompt,
 ///   user: question, assistant: steps joined by the step tag (default "<extra_0>") with one after
