@@ -4,7 +4,7 @@
 
 using namespace ttsearch::answer;
 
-TEST_CASE("extraction: the last \\boxed{} with nested braces, \\fbox, \\boxed space", "[answer][extract]") {
+TEST_CASE("extraction: the last boxed with nested braces / fbox / boxed space", "[answer][extract]") {
   CHECK(extract_answer("First \\boxed{1}, then \\boxed{\\frac{1}{2}}.").answer == "\\frac{1}{2}");
   CHECK(extract_answer("so $\\boxed{\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}}$").answer == "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}");
   CHECK(extract_answer("\\boxed{\\{1, 2\\}}").answer == "\\{1, 2\\}");  // escaped braces are not structure
@@ -16,7 +16,7 @@ TEST_CASE("extraction: the last \\boxed{} with nested braces, \\fbox, \\boxed sp
   CHECK(e.rule == "answer_is");
 }
 
-TEST_CASE("extraction: Minerva, GSM8K, 'the answer is', 'A:', last number", "[answer][extract]") {
+TEST_CASE("extraction: Minerva / GSM8K / 'the answer is' / 'A:' / last number", "[answer][extract]") {
   auto minerva = extract_answer("Final Answer: The final answer is $\\frac{3}{4}$. I hope it is correct.");
   CHECK(minerva.answer == "\\frac{3}{4}");
   CHECK(minerva.rule == "minerva");
@@ -41,7 +41,7 @@ TEST_CASE("extraction: Minerva, GSM8K, 'the answer is', 'A:', last number", "[an
   CHECK(extract_answer("The answer is 5 ки").answer == "5");  // Math-Shepherd step tag removed
 }
 
-TEST_CASE("normalisation follows Qwen strip_string, with its bugs fixed", "[answer][normalize]") {
+TEST_CASE("normalisation follows Qwen strip_string / with its bugs fixed", "[answer][normalize]") {
   CHECK(normalize_answer("\\dfrac{1}{2}") == "\\frac{1}{2}");
   CHECK(normalize_answer("\\tfrac12") == "\\frac{1}{2}");
   CHECK(normalize_answer("3/4") == "\\frac{3}{4}");
@@ -89,7 +89,7 @@ TEST_CASE("numeric evaluation of LaTeX arithmetic", "[answer][equivalence]") {
   CHECK_FALSE(evaluate_number("\\infty"));
 }
 
-TEST_CASE("equivalence: numbers, fractions, percent, tuples, intervals, sets, matrices", "[answer][equivalence]") {
+TEST_CASE("equivalence: numbers / fractions / percent / tuples / intervals / sets / matrices", "[answer][equivalence]") {
   CHECK(answers_equivalent("\\frac{1}{2}", "0.5"));
   CHECK(answers_equivalent("1/2", "\\dfrac{1}{2}"));
   CHECK(answers_equivalent("0.33333", "\\frac{1}{3}"));  // within 1e-4 relative
@@ -137,7 +137,7 @@ TEST_CASE("grade: response against reference", "[answer][grade]") {
   CHECK_FALSE(grade("The answer is 6", "5").correct);
 }
 
-TEST_CASE("grouping into equivalence classes, first-seen order", "[answer][group]") {
+TEST_CASE("grouping into equivalence classes / first-seen order", "[answer][group]") {
   const std::vector<std::string> raw = {"\\frac{1}{2}", "3", "0.5", "", "1/2", "\\sqrt{9}", "x", "", "4"};
   std::vector<std::string> norm;
   for (const auto& r : raw) norm.push_back(normalize_answer(r));

@@ -79,7 +79,7 @@ TEST_CASE("MATH-500: distinct reference answers are not merged", "[answer][data]
   CHECK(groups.size() > 200);
 }
 
-TEST_CASE("GSM8K: every reference answer is extracted from '#### ', boxed and prose forms", "[answer][data]") {
+TEST_CASE("GSM8K: every reference answer is extracted from '#### ' / boxed and prose forms", "[answer][data]") {
   const std::string path = shared_data_file("gsm8k_test.jsonl");
   if (path.empty()) {
     WARN("SKIPPED: gsm8k_test.jsonl not found (set TTSEARCH_DATA_DIR to the folder that holds it)");

@@ -21,7 +21,7 @@ TEST_CASE("arith: expressions parse only in the task's exact format", "[arith]")
   CHECK(to_string(*parse_expr("(-3 + 4) * (2 - -1)")) == "(-3 + 4) * (2 - -1)");
 }
 
-TEST_CASE("arith: canonical solutions follow the innermost-group, multiplication-first order", "[arith]") {
+TEST_CASE("arith: canonical solutions follow the innermost-group / multiplication-first order", "[arith]") {
   const auto p = solve("4 - (6 + 8 * 2)");
   REQUIRE(p.has_value());
   CHECK(p->level == 3);
@@ -38,7 +38,7 @@ TEST_CASE("arith: canonical solutions follow the innermost-group, multiplication
   CHECK(solve("9 * 9 * 9")->answer == 729);
 }
 
-TEST_CASE("arith: random problems have the level's operations, operands 1-9, values in range", "[arith]") {
+TEST_CASE("arith: random problems have the level's operations / operands 1-9 / values in range", "[arith]") {
   Rng rng(7);
   for (std::int32_t level = 1; level <= 7; ++level) {
     for (int i = 0; i < 50; ++i) {
@@ -59,7 +59,7 @@ TEST_CASE("arith: random problems have the level's operations, operands 1-9, val
   CHECK_THROWS_WITH(random_problem(rng, 0), Catch::Contains("level"));
 }
 
-TEST_CASE("arith: test splits are seeded, distinct and per level", "[arith]") {
+TEST_CASE("arith: test splits are seeded / distinct and per level", "[arith]") {
   const std::vector<std::int32_t> levels{2, 5};
   const auto a = make_test_split(levels, 20, 123), b = make_test_split(levels, 20, 123), c = make_test_split(levels, 20, 124);
   REQUIRE(a.size() == 40);

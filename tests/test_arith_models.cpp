@@ -42,15 +42,7 @@ TEST_CASE("arith models: the shipped policy reproduces recorded greedy outputs",
   CHECK(recorded[1].expression == test[150].expression);
   CHECK(recorded[2].expression == test[250].expression);
   for (const auto& r : recorded) problems.push_back(arith::to_problem(*arith::solve(r.expression), r.expression));
-  std::vector<GenerateRequest> reqs;
-  for (const auto& p : problems) {
-    GenerateRequest r;
-    r.problem = &p;
-    r.params.temperature = 0;
-    r.params.max_tokens = 256;
-    reqs.push_back(r);
-  }
-  const auto out = gen.generate(reqs);
+  const auto out = gen.generate(arith_models::greedy_requests(problems));
   for (std::size_t i = 0; i < recorded.size(); ++i) {
     INFO(recorded[i].expression);
     CHECK(out.outputs[i][0].text == recorded[i].greedy);

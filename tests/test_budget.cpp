@@ -7,7 +7,7 @@
 
 using namespace ttsearch;
 
-TEST_CASE("Budget validation rejects zero and negative limits, naming the field", "[budget]") {
+TEST_CASE("Budget validation rejects zero and negative limits / naming the field", "[budget]") {
   Budget b;
   REQUIRE_NOTHROW(b.validate());
   REQUIRE(b.unlimited());
@@ -53,7 +53,7 @@ TEST_CASE("check_verify and the deadline", "[budget]") {
   REQUIRE(check_verify(b, l, 1.5, 1) == StopReason::kDeadline);
 }
 
-TEST_CASE("Budgets hold mid-search: no limit is ever passed, the stop reason names it", "[budget][strategies]") {
+TEST_CASE("Budgets hold mid-search: no limit is ever passed / the stop reason names it", "[budget][strategies]") {
   testing::SimulatedTaskOptions to;
   to.num_problems = 30;
   const auto problems = testing::make_simulated_problems(to);

@@ -22,7 +22,7 @@ const std::string kLlama31Jinja =
     "{{- \"Cutting Knowledge Date: December 2023\\n\" }}...{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}";
 }  // namespace
 
-TEST_CASE("chat: Qwen2 rendering, default system prompt, continuation", "[torch][chat]") {
+TEST_CASE("chat: Qwen2 rendering / default system prompt / continuation", "[torch][chat]") {
   const ChatTemplate t = detect_chat_template(kQwenJinja);
   REQUIRE(t.format == ChatFormat::kQwen2);
   REQUIRE(t.default_system == std::string("You are Qwen, created by Alibaba Cloud. You are a helpful assistant."));
@@ -52,7 +52,7 @@ TEST_CASE("chat: Qwen2 rendering, default system prompt, continuation", "[torch]
   CHECK_THROWS_WITH(render_chat(t, bad), Catch::Contains("unknown role \"tool\""));
 }
 
-TEST_CASE("chat: Llama-3 and Llama-3.1+ rendering; templates from a model folder", "[torch][chat]") {
+TEST_CASE("chat: Llama-3 and Llama-3.1+ rendering - templates from a model folder", "[torch][chat]") {
   const ChatTemplate l31 = detect_chat_template(kLlama31Jinja);
   REQUIRE(l31.format == ChatFormat::kLlama3);
   REQUIRE(l31.llama31_header);

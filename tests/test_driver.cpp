@@ -72,7 +72,7 @@ SearchTask two_round_search(SearchContext& ctx) {
 
 }  // namespace
 
-TEST_CASE("solve_batch equals solving problems one by one, with one backend call per round", "[driver][batch]") {
+TEST_CASE("solve_batch equals solving problems one by one / with one backend call per round", "[driver][batch]") {
   const auto problems = testing::make_simulated_problems({.num_problems = 25, .seed = 3});
   const std::span<const Problem> ps(problems);
   CountingGenerator gen;
@@ -108,7 +108,7 @@ TEST_CASE("results are deterministic for a seed and change with it", "[driver]")
   REQUIRE(a.tree.path(1).text() != c.tree.path(1).text());
 }
 
-TEST_CASE("a user-written multi-round strategy runs under the driver, batched", "[driver]") {
+TEST_CASE("a user-written multi-round strategy runs under the driver / batched", "[driver]") {
   const auto problems = testing::make_simulated_problems({.num_problems = 6});
   CountingGenerator gen;
   CountingPrm prm;
@@ -138,7 +138,7 @@ struct ThrowOnSecondCall {
 };
 }  // namespace
 
-TEST_CASE("a generator that throws mid-search: BackendError, and a complete audit up to it", "[driver][trace]") {
+TEST_CASE("a generator that throws mid-search: BackendError / and a complete audit up to it", "[driver][trace]") {
   const auto problems = testing::make_simulated_problems({.num_problems = 2});
   ThrowOnSecondCall gen;
   testing::SimulatedPrm prm;

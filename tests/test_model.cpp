@@ -198,7 +198,7 @@ double max_abs_diff(const std::vector<float>& ours, const std::vector<Vec>& ref)
 
 }  // namespace
 
-TEST_CASE("model: Qwen2 and Llama logits equal a naive reference; the KV cache equals recompute", "[torch][model]") {
+TEST_CASE("model: Qwen2 and Llama logits equal a naive reference - the KV cache equals recompute", "[torch][model]") {
   const std::vector<std::int32_t> ids = {5, 17, 42, 8, 60, 0, 33, 21, 9};
   for (const auto& [family, tie] : std::vector<std::pair<std::string, bool>>{{"qwen2", true}, {"llama", false}}) {
     INFO(family << (tie ? " (tied embeddings)" : ""));
@@ -238,7 +238,7 @@ TEST_CASE("model: Qwen2 and Llama logits equal a naive reference; the KV cache e
   }
 }
 
-TEST_CASE("model: the Qwen2.5-Math-PRM head; broken folders are named", "[torch][model]") {
+TEST_CASE("model: the Qwen2.5-Math-PRM head - broken folders are named", "[torch][model]") {
   const Tiny m = make_tiny("qwen2", true, /*prm=*/true, 7);
   const fs::path dir = write_tiny(m, "prm");
   const CausalLM prm = CausalLM::load(dir.string());

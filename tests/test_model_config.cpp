@@ -38,7 +38,7 @@ std::string error_of(const json& j) {
 }
 }  // namespace
 
-TEST_CASE("model configs: Qwen2, Llama-3 (llama3 RoPE), v5 rope_parameters, PRM heads, generation_config", "[torch][config]") {
+TEST_CASE("model configs: Qwen2 / Llama-3 (llama3 RoPE) / v5 rope_parameters / PRM heads / generation_config", "[torch][config]") {
   const ModelConfig q = parse_model_config(qwen2());
   CHECK(q.model_type == "qwen2");
   CHECK(q.head == ModelHead::kCausalLM);

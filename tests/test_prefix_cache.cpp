@@ -19,7 +19,7 @@ std::vector<float> values(const at::Tensor& t) {
 }
 }  // namespace
 
-TEST_CASE("prefix cache: match, split on divergence, gather, LRU eviction", "[torch][cache]") {
+TEST_CASE("prefix cache: match / split on divergence / gather / LRU eviction", "[torch][cache]") {
   PrefixCache c(12);
   const std::vector<std::int32_t> a = {1, 2, 3, 4, 5}, b = {1, 2, 3, 9, 9, 9};
   c.insert(a, kv_for(a), kv_for(a));

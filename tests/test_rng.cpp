@@ -19,7 +19,7 @@ TEST_CASE("Rng is deterministic for a seed and differs across seeds", "[core][rn
   REQUIRE(same == 0);
 }
 
-TEST_CASE("Rng::split depends only on the seed and the stream, not on draws", "[core][rng]") {
+TEST_CASE("Rng::split depends only on the seed and the stream / not on draws", "[core][rng]") {
   Rng a(7);
   const auto before = a.split(3).next_u64();
   for (int i = 0; i < 10; ++i) a.next_u64();

@@ -33,7 +33,7 @@ using ttsearch::testing::request;
 
 }  // namespace
 
-TEST_CASE("sampler: greedy, temperature, top-k, top-p, min-p distributions", "[torch][sampler]") {
+TEST_CASE("sampler: greedy / temperature / top-k / top-p / min-p distributions", "[torch][sampler]") {
   const std::vector<float> logits = {0.0f, std::log(2.0f), std::log(3.0f), -1e9f};  // probs 1/6, 2/6, 3/6, 0
   Rng rng(1);
   SamplingParams p;
@@ -75,7 +75,7 @@ TEST_CASE("sampler: greedy, temperature, top-k, top-p, min-p distributions", "[t
   CHECK(f[2] == Approx(0.6).margin(0.01));
 }
 
-TEST_CASE("TorchGenerator: batch independence, stop strings, EOS, max tokens, token ids", "[torch][runtime]") {
+TEST_CASE("TorchGenerator: batch independence / stop strings / EOS / max tokens / token ids", "[torch][runtime]") {
   const fs::path dir = tiny_folder("policy", false, 11);
   TorchGenerator gen = TorchGenerator::load(dir.string());
   Problem p{.id = "p1", .question = "What is 7 + 5?", .reference = "12"};
@@ -126,7 +126,7 @@ TEST_CASE("TorchGenerator: batch independence, stop strings, EOS, max tokens, to
   fs::remove_all(dir);
 }
 
-TEST_CASE("TorchPRM: scores at the step tags equal the score head read directly; searches run end to end", "[torch][runtime]") {
+TEST_CASE("TorchPRM: scores at the step tags equal the score head read directly - searches run end to end", "[torch][runtime]") {
   const fs::path pdir = tiny_folder("policy2", false, 21);
   const fs::path vdir = tiny_folder("prm", true, 22);
   TorchGenerator gen = TorchGenerator::load(pdir.string());
@@ -203,7 +203,7 @@ TEST_CASE("TorchPRM: scores at the step tags equal the score head read directly;
   fs::remove_all(vdir);
 }
 
-TEST_CASE("TorchPRM: the token-pair convention and outcome reward models, against direct reads of the model", "[torch][runtime]") {
+TEST_CASE("TorchPRM: the token-pair convention and outcome reward models / against direct reads of the model", "[torch][runtime]") {
   const fs::path lmdir = tiny_folder("pair", false, 31);
   const fs::path ormdir = tiny_folder("orm", false, 32, /*orm=*/true);
   Problem p{.id = "p", .question = "What is 2 + 3?", .reference = "5"};
@@ -250,7 +250,7 @@ TEST_CASE("TorchPRM: the token-pair convention and outcome reward models, agains
   fs::remove_all(ormdir);
 }
 
-TEST_CASE("prefix cache: reuse across calls gives the same samples as no reuse, and is counted", "[torch][runtime][cache]") {
+TEST_CASE("prefix cache: reuse across calls gives the same samples as no reuse / and is counted", "[torch][runtime][cache]") {
   const fs::path dir = tiny_folder("cache", false, 41);
   TorchGenerator cached = TorchGenerator::load(dir.string());
   TorchGenerator fresh = TorchGenerator::load(dir.string(), {.prefix_cache_tokens = 0});
@@ -300,7 +300,7 @@ TEST_CASE("prefix cache: reuse across calls gives the same samples as no reuse, 
   fs::remove_all(dir);
 }
 
-TEST_CASE("TorchPRM prefix cache: a path extending a scored one costs only its new tokens, same scores", "[torch][runtime][cache]") {
+TEST_CASE("TorchPRM prefix cache: a path extending a scored one costs only its new tokens / same scores", "[torch][runtime][cache]") {
   const fs::path dir = tiny_folder("prmcache", true, 51);
   TorchPRM cached = TorchPRM::load(dir.string());
   TorchPRM fresh = TorchPRM::load(dir.string(), {.prefix_cache_tokens = 0});

@@ -44,7 +44,7 @@ fs::path temp_dir(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("safetensors: write, map and read back every dtype, shapes and metadata", "[torch][safetensors]") {
+TEST_CASE("safetensors: write / map and read back every dtype / shapes and metadata", "[torch][safetensors]") {
   SafetensorsWriter w;
   const std::vector<float> f32 = {1.5f, -2.0f, 3.25f, 0.0f, 7.0f, -1e30f};
   const std::vector<std::int64_t> i64 = {1, -2, 1LL << 40};
@@ -130,7 +130,7 @@ TEST_CASE("safetensors: malformed files give an error naming the problem", "[tor
   REQUIRE_THROWS_WITH(SafetensorsFile::open("/nonexistent/x.safetensors"), Catch::Contains("cannot open safetensors file"));
 }
 
-TEST_CASE("safetensors: unaligned files from other writers are detected; sharded checkpoints", "[torch][safetensors]") {
+TEST_CASE("safetensors: unaligned files from other writers are detected - sharded checkpoints", "[torch][safetensors]") {
   // header of odd length, unpadded: the F32 tensor starts at an odd address
   const std::string header = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}} )";
   REQUIRE(header.size() % 2 == 1);

@@ -38,7 +38,7 @@ std::uint16_t to_bf16(float f) { return static_cast<std::uint16_t>(std::bit_cast
 
 }  // namespace
 
-TEST_CASE("cuda: fused log-softmax + gather matches the CPU version (fp32, bf16; odd V, T = 1, padding, -inf)", "[cuda][scoring]") {
+TEST_CASE("cuda: fused log-softmax + gather matches the CPU version (fp32 / bf16 - odd V / T = 1 / padding / -inf)", "[cuda][scoring]") {
   if (skip()) return;
   std::mt19937 rng(0);
   std::normal_distribution<float> normal(0.0f, 4.0f);

@@ -8,7 +8,7 @@ using namespace ttsearch;
 
 using testing::request;
 
-TEST_CASE("simulated generator: whole solutions, steps, stop strings and max_tokens", "[testing][simulated]") {
+TEST_CASE("simulated generator: whole solutions / steps / stop strings and max_tokens", "[testing][simulated]") {
   const auto ps = testing::make_simulated_problems({.num_problems = 1, .min_steps = 3, .max_steps = 3});
   testing::SimulatedGenerator gen;
   SearchTree t;
@@ -51,7 +51,7 @@ TEST_CASE("simulated generator: whole solutions, steps, stop strings and max_tok
   REQUIRE(g.usage.at(0).cached_prompt_tokens == 2 * 40);
 }
 
-TEST_CASE("simulated generator: output depends only on the request, not the batch", "[testing][simulated]") {
+TEST_CASE("simulated generator: output depends only on the request / not the batch", "[testing][simulated]") {
   const auto ps = testing::make_simulated_problems({.num_problems = 3});
   testing::SimulatedGenerator gen;
   SearchTree t;
@@ -69,7 +69,7 @@ TEST_CASE("simulated generator: output depends only on the request, not the batc
           gr.outputs[0][2].text.substr(gr.outputs[0][2].text.rfind("\\boxed")));
 }
 
-TEST_CASE("simulated PRM: deterministic, step-wise, perfect when asked", "[testing][simulated]") {
+TEST_CASE("simulated PRM: deterministic / step-wise / perfect when asked", "[testing][simulated]") {
   const auto ps = testing::make_simulated_problems({.num_problems = 1, .min_steps = 2, .max_steps = 2});
   const std::string ref = *ps[0].reference;
   SearchTree t;

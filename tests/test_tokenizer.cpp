@@ -51,7 +51,7 @@ TEST_CASE("tokenizer: ids equal Hugging Face tokenizers on the golden strings (Q
   }
 }
 
-TEST_CASE("tokenizer: exact splits, special tokens, BOS and byte round trips", "[torch][tokenizer]") {
+TEST_CASE("tokenizer: exact splits / special tokens / BOS and byte round trips", "[torch][tokenizer]") {
   const Tokenizer q = Tokenizer::from_file(kDir + "qwen2.tokenizer.json");
   const Tokenizer l = Tokenizer::from_file(kDir + "llama3.tokenizer.json");
   // Qwen2 splits digits one by one; Llama-3 in groups of three, so no token crosses 123|456|7

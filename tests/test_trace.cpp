@@ -28,7 +28,7 @@ std::string replace_once(std::string s, const std::string& a, const std::string&
 }
 }  // namespace
 
-TEST_CASE("the audit trace holds the options, seed, every path, scores and the choice", "[trace]") {
+TEST_CASE("the audit trace holds the options / seed / every path / scores and the choice", "[trace]") {
   const std::string text = run_traced(BestOfNOptions{.n = 4, .aggregation = Aggregation::kMin}, 3);
   std::stringstream in(text);
   const AuditLog log = read_audit(in);

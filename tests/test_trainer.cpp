@@ -74,7 +74,7 @@ void write_tokenizer(const fs::path& dir, const nlohmann::json& tj) {
 
 }  // namespace
 
-TEST_CASE("bpe trainer: deterministic, merges within pieces, loads and round-trips", "[torch][train]") {
+TEST_CASE("bpe trainer: deterministic / merges within pieces / loads and round-trips", "[torch][train]") {
   const auto corpus = tiny_corpus();
   const auto tj = train_byte_level_bpe(corpus, tiny_bpe());
   CHECK(tj == train_byte_level_bpe(corpus, tiny_bpe()));
@@ -108,7 +108,7 @@ TEST_CASE("bpe trainer: deterministic, merges within pieces, loads and round-tri
   CHECK_THROWS_WITH(train_byte_level_bpe(corpus, bad), Catch::Contains("split_pattern"));
 }
 
-TEST_CASE("trainer: a causal LM learns its data; the saved folder loads and generates it; log-probs are the model's", "[torch][train]") {
+TEST_CASE("trainer: a causal LM learns its data - the saved folder loads and generates it - log-probs are the model's", "[torch][train]") {
   const auto corpus = tiny_corpus();
   const auto tj = train_byte_level_bpe(corpus, tiny_bpe());
   const Tokenizer tok = Tokenizer::from_json(tj);
@@ -204,7 +204,7 @@ TEST_CASE("trainer: a causal LM learns its data; the saved folder loads and gene
   CHECK_THROWS_WITH(Trainer::create(cfg, 1, zero), Catch::Contains("total_steps"));
 }
 
-TEST_CASE("trainer: a PRM head from a causal LM's weights learns step labels; TorchPRM reads the same scores", "[torch][train]") {
+TEST_CASE("trainer: a PRM head from a causal LM's weights learns step labels - TorchPRM reads the same scores", "[torch][train]") {
   const auto corpus = tiny_corpus();
   const auto tj = train_byte_level_bpe(corpus, tiny_bpe());
   const Tokenizer tok = Tokenizer::from_json(tj);

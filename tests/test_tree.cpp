@@ -59,7 +59,7 @@ TEST_CASE("SearchTree rejects unknown node ids with a clear error", "[core][tree
   REQUIRE_THROWS_AS(t.node(-1), InvalidArgument);
 }
 
-TEST_CASE("score aggregation: last, min, prod, mean", "[core][aggregate]") {
+TEST_CASE("score aggregation: last / min / prod / mean", "[core][aggregate]") {
   const std::vector<double> s = {0.9, 0.5, 0.8};
   CHECK(aggregate(s, Aggregation::kLast) == Approx(0.8));
   CHECK(aggregate(s, Aggregation::kMin) == Approx(0.5));

@@ -95,7 +95,7 @@ TEST_CASE("REBASE allocations always sum to the width", "[tree][rebase]") {
   }
 }
 
-TEST_CASE("tree strategies reject bad options, naming the option", "[tree][options]") {
+TEST_CASE("tree strategies reject bad options / naming the option", "[tree][options]") {
   Problem p{.id = "p", .question = "q", .reference = {}};
   CHECK_THROWS_WITH(make_search(p, BeamSearchOptions{.n = 6, .beam_width = 4}), Catch::Contains("beam: n (6) must be divisible by beam_width (4)"));
   CHECK_THROWS_WITH(make_search(p, BeamSearchOptions{.beam_width = 0}), Catch::Contains("beam: beam_width must be >= 1"));
@@ -130,7 +130,7 @@ TEST_CASE("tree strategies reject bad options, naming the option", "[tree][optio
   CHECK_THROWS_WITH(find_strategy("astar"), Catch::Contains("unknown strategy 'astar' (known: beam, best-of-majority"));
 }
 
-TEST_CASE("with an informative PRM, tree search beats best-of-N at matched generated tokens", "[tree][statistics]") {
+TEST_CASE("with an informative PRM / tree search beats best-of-N at matched generated tokens", "[tree][statistics]") {
   const auto ps = problems(300);
   auto prm = informative_prm();
   const double tokens_per_sample = measure(ps, BestOfNOptions{.n = 1}, prm).tokens;
@@ -150,7 +150,7 @@ TEST_CASE("with an informative PRM, tree search beats best-of-N at matched gener
   check("tot-bfs", measure(ps, TotBfsOptions{.breadth = 2, .samples_per_state = 2}, prm));
 }
 
-TEST_CASE("with a perfect PRM, beam search returns a correct path whenever one was sampled", "[tree][beam]") {
+TEST_CASE("with a perfect PRM / beam search returns a correct path whenever one was sampled", "[tree][beam]") {
   const auto ps = problems(200, 3);
   testing::SimulatedGenerator gen;
   testing::SimulatedPrm perfect(testing::SimulatedPrmOptions::perfect());
@@ -168,7 +168,7 @@ TEST_CASE("with a perfect PRM, beam search returns a correct path whenever one w
   }
 }
 
-TEST_CASE("beam search: width, refill (compat), lookahead scoring and duplicates", "[tree][beam]") {
+TEST_CASE("beam search: width / refill (compat) / lookahead scoring and duplicates", "[tree][beam]") {
   const auto ps = problems(1, 8);
   testing::SimulatedGenerator gen;
   auto prm = informative_prm();
@@ -213,7 +213,7 @@ TEST_CASE("beam search: width, refill (compat), lookahead scoring and duplicates
   CHECK(dups >= 3);
 }
 
-TEST_CASE("DVTS keeps N/M independent subtrees; MCTS backs up visits; ToT-DFS prunes below the threshold", "[tree]") {
+TEST_CASE("DVTS keeps N/M independent subtrees - MCTS backs up visits - ToT-DFS prunes below the threshold", "[tree]") {
   const auto ps = problems(1, 4);
   testing::SimulatedGenerator gen;
   auto prm = informative_prm();
@@ -252,7 +252,7 @@ TEST_CASE("DVTS keeps N/M independent subtrees; MCTS backs up visits; ToT-DFS pr
   CHECK(none.tree.size() == 4);  // the root's 3 thoughts, all pruned
 }
 
-TEST_CASE("every tree strategy: solve_batch equals one by one, budgets hold, traces replay", "[tree][batch][trace]") {
+TEST_CASE("every tree strategy: solve_batch equals one by one / budgets hold / traces replay", "[tree][batch][trace]") {
   const auto ps = problems(12, 9);
   const std::span<const Problem> span(ps);
   testing::SimulatedGenerator gen;

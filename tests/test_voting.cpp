@@ -38,7 +38,7 @@ TEST_CASE("options are validated up front with messages naming the option", "[st
   REQUIRE_THROWS_WITH(make_search(p, neg), Catch::Contains("sampling.temperature must be finite and >= 0 (got -0.5)"));
 }
 
-TEST_CASE("options round-trip through JSON; unknown keys and bad types are rejected", "[strategies][options]") {
+TEST_CASE("options round-trip through JSON - unknown keys and bad types are rejected", "[strategies][options]") {
   BestOfMajorityOptions o{.n = 32, .aggregation = Aggregation::kMin, .alpha = 0.25, .k = 2, .reward = GroupWeight::kMean};
   const auto back = Json(o).get<BestOfMajorityOptions>();
   REQUIRE(back.n == 32);
@@ -76,7 +76,7 @@ TEST_CASE("answers that could not be extracted never win a vote", "[strategies][
   REQUIRE(select_vote(none, GroupWeight::kCount).answers.front().empty());  // nothing else to return
 }
 
-TEST_CASE("Best-of-Majority resists a rare high-reward wrong answer; BoN does not", "[strategies][bom]") {
+TEST_CASE("Best-of-Majority resists a rare high-reward wrong answer - BoN does not", "[strategies][bom]") {
   // 10 samples: the right answer "12" six times with moderate reward, a reward-hacking outlier
   // "99" once with reward 0.99, and "13" three times.
   std::vector<Candidate> c;
@@ -122,7 +122,7 @@ TEST_CASE("best-of-N with a perfect verifier follows 1-(1-p)^N", "[strategies][s
   }
 }
 
-TEST_CASE("on the simulated domain, voting with more samples helps and the PRM adds to it", "[strategies][statistics]") {
+TEST_CASE("on the simulated domain / voting with more samples helps and the PRM adds to it", "[strategies][statistics]") {
   testing::SimulatedTaskOptions to;
   to.num_problems = 400;
   to.min_step_accuracy = 0.6;
@@ -145,7 +145,7 @@ TEST_CASE("on the simulated domain, voting with more samples helps and the PRM a
   CHECK(bom16 >= maj16 - 0.02);
 }
 
-TEST_CASE("majority vote never calls a verifier; the voting strategies record their candidates", "[strategies]") {
+TEST_CASE("majority vote never calls a verifier - the voting strategies record their candidates", "[strategies]") {
   const auto problems = testing::make_simulated_problems({.num_problems = 1});
   testing::SimulatedGenerator gen;
   testing::SimulatedPrm prm;

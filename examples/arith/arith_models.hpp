@@ -5,6 +5,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include <ttsearch/core/concepts.hpp>
 #include <ttsearch/domains/arith.hpp>
 
 namespace ttsearch::arith_models {
@@ -43,6 +44,31 @@ inline std::string prm_input(const std::string& expression, const std::vector<st
     if (!st.empty()) s += st + kStepTag;
   }
   return s;
+}
+
+/// Longest whole solution sampled (a level-7 solution is about 130 tokens).
+inline constexpr std::int64_t kMaxSolutionTokens = 256;
+
+/// One request per problem for whole solutions (no stop string): `samples` each at `temperature`
+/// (0 = greedy); request i's seed is seeds(i).
+template <class SeedFn>
+std::vector<GenerateRequest> solution_requests(std::span<const Problem> problems, std::int32_t samples, double temperature, SeedFn seeds) {
+  std::vector<GenerateRequest> out;
+  for (std::size_t i = 0; i < problems.size(); ++i) {
+    GenerateRequest r;
+    r.problem = &problems[i];
+    r.num_samples = samples;
+    r.params.temperature = temperature;
+    r.params.max_tokens = kMaxSolutionTokens;
+    r.seed = seeds(i);
+    out.push_back(r);
+  }
+  return out;
+}
+
+/// Greedy solutions, one request per problem.
+inline std::vector<GenerateRequest> greedy_requests(std::span<const Problem> problems) {
+  return solution_requests(problems, 1, 0.0, [](std::size_t) { return std::uint64_t{0}; });
 }
 
 #ifdef TTSEARCH_ARITH_MODELS_DIR

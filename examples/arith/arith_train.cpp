@@ -189,16 +189,8 @@ std::vector<Sampled> sample_solutions(TorchGenerator& gen, const std::vector<ari
   for (std::size_t i = 0; i < problems.size(); ++i) probs.push_back(arith::to_problem(problems[i], std::to_string(i)));
   std::vector<Sampled> out;
   for (std::size_t b = 0; b < probs.size(); b += batch_problems) {
-    std::vector<GenerateRequest> reqs;
-    for (std::size_t i = b; i < std::min(probs.size(), b + batch_problems); ++i) {
-      GenerateRequest r;
-      r.problem = &probs[i];
-      r.num_samples = samples;
-      r.params.temperature = temperature;
-      r.params.max_tokens = 256;
-      r.seed = Rng(seed).split(i).next_u64();
-      reqs.push_back(r);
-    }
+    const std::span<const Problem> chunk(probs.data() + b, std::min(batch_problems, probs.size() - b));
+    const auto reqs = arith_models::solution_requests(chunk, samples, temperature, [&](std::size_t i) { return Rng(seed).split(b + i).next_u64(); });
     const Generation g = gen.generate(reqs);
     for (std::size_t k = 0; k < reqs.size(); ++k) {
       for (const auto& st : g.outputs[k]) out.push_back({&problems[b + k], st.text, st.logprob});

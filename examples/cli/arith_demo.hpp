@@ -88,7 +88,7 @@ class MemoGenerator {
 
 /// The options of `strategy` at size n for the arithmetic models.
 inline Json arith_demo_options(const std::string& strategy, std::int32_t n, double temperature) {
-  const Json whole = {{"temperature", temperature}, {"max_tokens", 256}};
+  const Json whole = {{"temperature", temperature}, {"max_tokens", arith_models::kMaxSolutionTokens}};
   // at most 10 steps of 48 tokens (a level-7 solution has 8): paths stay inside the 512-token context
   const Json step = {{"temperature", temperature}, {"max_tokens", 48}, {"stop", {"\n\n"}}};
   if (strategy == "beam" || strategy == "dvts") return Json{{"n", n}, {"beam_width", std::min(n, 4)}, {"num_iterations", 10}, {"sampling", step}};
@@ -131,15 +131,7 @@ inline int run_arith_demo(const ArithDemoArgs& a) {
   // greedy decoding: the baseline every strategy should beat
   double greedy = 0;
   {
-    std::vector<GenerateRequest> reqs;
-    for (const auto& p : problems) {
-      GenerateRequest r;
-      r.problem = &p;
-      r.params.temperature = 0;
-      r.params.max_tokens = 256;
-      reqs.push_back(r);
-    }
-    const auto g = policy.generate(reqs);
+    const auto g = policy.generate(arith_models::greedy_requests(problems));
     for (std::size_t i = 0; i < problems.size(); ++i) greedy += arith::check_solution(problems[i].question, g.outputs[i][0].text).correct;
     greedy /= static_cast<double>(problems.size());
     progress.tick();
