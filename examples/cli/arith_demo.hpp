@@ -34,7 +34,7 @@ struct ArithDemoArgs {
   std::vector<std::string> strategies = {"best-of-n", "majority", "weighted-majority", "best-of-majority", "beam", "dvts", "rebase", "mcts"};
   std::uint64_t seed = 0;
   std::string out_dir = "ttsearch-demo";
-  int threads = 0;                          // 0 = libtorch's default
+  int threads = 1;                          // CPU threads (libtorch + OpenBLAS); 0 = their defaults
 };
 
 /// Memoises whole generations by (problem, prefix, sampling, seed): a request for k samples is

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -57,6 +58,10 @@ DeviceSpec resolve_device(std::string_view spec) {
 void set_num_threads(int n) {
   TTSEARCH_REQUIRE(n >= 1, "set_num_threads: n must be >= 1 (got {})", n);
   at::set_num_threads(n);
+  // OpenBLAS (Debian's BLAS for libtorch) keeps its own thread pool, which at::set_num_threads
+  // does not reach; its idle workers spin in sched_yield. Set it too when it is the loaded BLAS.
+  using SetThreads = void (*)(int);
+  if (auto* f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
 }
 
 }  // namespace ttsearch::torch
