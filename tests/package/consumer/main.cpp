@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include <ttsearch/ttsearch.hpp>
+#include <ttsearch/cuda/scoring.hpp>
 #ifdef CONSUMER_HAS_TORCH
 #include <ttsearch/torch/device.hpp>
 #endif
@@ -31,6 +32,15 @@ int main() {
 #ifdef CONSUMER_HAS_TORCH
   std::printf("consumer: torch %s, device %s\n", ttsearch::torch::torch_version().c_str(),
               ttsearch::torch::parse_device("cpu").str().c_str());
+#endif
+  // the fused scoring ops' CPU versions are header-only; the CUDA ones come with ttsearch::cuda
+  const float logits[3] = {0.0f, 0.0f, 0.0f};
+  const std::int32_t target = 1;
+  float logprob = 0;
+  ttsearch::cuda::log_softmax_gather_cpu(logits, ttsearch::cuda::ScalarType::kFloat32, 1, 3, 3, &target, &logprob);
+  std::printf("consumer: log(1/3) = %.4f\n", logprob);
+#ifdef TTSEARCH_HAVE_CUDA_KERNELS
+  std::printf("consumer: ttsearch::cuda linked, device %s\n", ttsearch::cuda::device_available() ? "present" : "absent");
 #endif
   std::printf("consumer: answer %s (%lld tokens)\n", r.answer.c_str(), static_cast<long long>(r.ledger.generated_tokens));
   return r.answer == "42" ? 0 : 1;
