@@ -207,21 +207,29 @@ at::Tensor to_tensor(const TensorView& t) {
 
 }  // namespace
 
-Transformer load_transformer(const std::string& dir, const ModelConfig& c, at::ScalarType dtype, const at::Device& device) {
-  const Checkpoint ckpt = Checkpoint::open(dir);
-  Transformer m(c);
+void copy_weights(Transformer& m, const Checkpoint& ckpt, const std::string& dir, const std::function<bool(std::string_view)>& skip,
+                  bool f32_only) {
   ::torch::NoGradGuard no_grad;
   for (auto& p : m->named_parameters(true)) {
+    if (skip && skip(p.key())) continue;
     std::string name = p.key();
-    if (name == "lm_head.weight" && !ckpt.contains(name) && c.tie_word_embeddings) name = "model.embed_tokens.weight";
+    if (name == "lm_head.weight" && !ckpt.contains(name) && m->config.tie_word_embeddings) name = "model.embed_tokens.weight";
     if (!ckpt.contains(name)) throw InvalidArgument(fmt::format("{}: the checkpoint has no tensor \"{}\"", dir, p.key()));
     const TensorView t = ckpt.get(name);
+    if (f32_only && t.dtype != DType::kF32) {
+      throw InvalidArgument(fmt::format("{}: tensor \"{}\" is {}, training starts from F32 weights only", dir, name, dtype_name(t.dtype)));
+    }
     if (t.shape != p.value().sizes().vec()) {
       throw InvalidArgument(fmt::format("{}: tensor \"{}\" has shape [{}] but the config implies [{}]", dir, name,
                                         fmt::join(t.shape, ", "), fmt::join(p.value().sizes().vec(), ", ")));
     }
     p.value().copy_(to_tensor(t));
   }
+}
+
+Transformer load_transformer(const std::string& dir, const ModelConfig& c, at::ScalarType dtype, const at::Device& device) {
+  Transformer m(c);
+  copy_weights(m, Checkpoint::open(dir), dir);
   m->to(device, dtype);
   m->inv_freq = m->inv_freq.to(device);  // RoPE tables stay fp32
   m->eval();

@@ -4,9 +4,12 @@
 // ttsearch/torch/model.hpp.
 #include <torch/torch.h>
 
+#include <functional>
+#include <string_view>
 #include <vector>
 
 #include "ttsearch/torch/config.hpp"
+#include "ttsearch/torch/safetensors.hpp"
 #include "ttsearch/torch/device.hpp"
 
 // TORCH_MODULE names torch::nn unqualified, which inside ttsearch::torch finds this namespace.
@@ -105,6 +108,12 @@ class TransformerImpl : public ::torch::nn::Module {
   at::Tensor inv_freq;                          // [rotary_dim/2] fp32
 };
 TTSEARCH_TORCH_MODULE(Transformer);
+
+/// Copies every parameter of `m` from `ckpt` (folder `dir`, named in errors), except those `skip`
+/// accepts: lm_head from the embedding when tied and absent, shapes checked, F32/BF16/F16 converted
+/// (only F32 when `f32_only`). Throws InvalidArgument naming the tensor.
+void copy_weights(Transformer& m, const Checkpoint& ckpt, const std::string& dir,
+                  const std::function<bool(std::string_view)>& skip = {}, bool f32_only = false);
 
 /// Builds the model for `c` and loads every parameter from the checkpoint folder `dir`
 /// (shape-checked; F32/BF16/F16 converted to `dtype`), on `device`. Throws naming the tensor.

@@ -1,7 +1,6 @@
 #include "ttsearch/torch/trainer.hpp"
 
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numbers>
@@ -168,22 +167,7 @@ Trainer Trainer::from_pretrained(const std::string& dir, const ModelConfig& conf
   const Checkpoint ckpt = Checkpoint::open(dir);
   const bool new_head = config.head != ModelHead::kCausalLM && !ckpt.contains("score.2.weight") && !ckpt.contains("score.weight");
   init_weights(impl->model, config, new_head);
-  {
-    ::torch::NoGradGuard no_grad;
-    for (auto& p : impl->model->named_parameters(true)) {
-      std::string name = p.key();
-      if (new_head && name.starts_with("score")) continue;
-      if (name == "lm_head.weight" && !ckpt.contains(name) && config.tie_word_embeddings) name = "model.embed_tokens.weight";
-      TTSEARCH_REQUIRE(ckpt.contains(name), "{}: the checkpoint has no tensor \"{}\"", dir, name);
-      const TensorView t = ckpt.get(name);
-      TTSEARCH_REQUIRE(t.dtype == DType::kF32, "{}: tensor \"{}\" is {}, training starts from F32 weights only", dir, name, dtype_name(t.dtype));
-      TTSEARCH_REQUIRE(t.shape == p.value().sizes().vec(), "{}: tensor \"{}\" has shape [{}] but the config implies [{}]", dir, name,
-                       fmt::join(t.shape, ", "), fmt::join(p.value().sizes().vec(), ", "));
-      auto src = at::empty(t.shape, at::kFloat);
-      std::memcpy(src.data_ptr(), t.bytes.data(), t.bytes.size());
-      p.value().copy_(src);
-    }
-  }
+  detail::copy_weights(impl->model, ckpt, dir, [&](std::string_view name) { return new_head && name.starts_with("score"); }, /*f32_only=*/true);
   ready(*impl);
   return Trainer(std::move(impl));
 }
