@@ -18,9 +18,8 @@
 #include <ttsearch/trace/jsonl.hpp>
 
 #include "../arith/arith_models.hpp"
-#include "plot.hpp"
+#include "demo_report.hpp"
 #include "progress.hpp"
-#include "simulated_domain.hpp"
 
 namespace ttsearch::cli {
 
@@ -136,12 +135,7 @@ inline int run_arith_demo(const ArithDemoArgs& a) {
     greedy /= static_cast<double>(problems.size());
     progress.tick();
   }
-  struct Row {
-    std::string strategy;
-    std::int32_t n;
-    double accuracy, generated, verifier, seconds;
-  };
-  std::vector<Row> rows;
+  std::vector<DemoRow> rows;
   for (const auto& name : a.strategies) {
     const StrategyEntry& e = find_strategy(name);
     for (auto it = ns.rbegin(); it != ns.rend(); ++it) {  // largest n first: smaller n reuse its samples
@@ -151,7 +145,6 @@ inline int run_arith_demo(const ArithDemoArgs& a) {
         specs.push_back(e.make(problems[i], arith_demo_options(name, n, a.temperature), Budget{}, batch_seed(a.seed, i)));
       }
       if (prm) prm->clear_cache();  // verifier tokens as a fresh run pays them (the cache works within the cell)
-      const auto t0 = std::chrono::steady_clock::now();
       std::unique_ptr<JsonlAuditWriter> trace;
       if (n == a.max_n) trace = std::make_unique<JsonlAuditWriter>((fs::path(a.out_dir) / (name + ".trace.jsonl")).string());
       NullObserver none;
@@ -159,18 +152,11 @@ inline int run_arith_demo(const ArithDemoArgs& a) {
       const std::span<const SearchSpec> sp(specs);
       if (prm) results = trace ? run_searches(sp, gen, *prm, *trace) : run_searches(sp, gen, *prm, none);
       else results = trace ? run_searches(sp, gen, checker, *trace) : run_searches(sp, gen, checker, none);
-      Row row{name, n, accuracy(results, problems), 0, 0, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
-      for (const auto& r : results) {
-        row.generated += static_cast<double>(r.ledger.generated_tokens);
-        row.verifier += static_cast<double>(r.ledger.verifier_tokens);
-      }
-      row.generated /= static_cast<double>(problems.size());
-      row.verifier /= static_cast<double>(problems.size());
-      rows.push_back(row);
+      rows.push_back(demo_row(name, n, results, problems));
       progress.tick();
     }
   }
-  std::stable_sort(rows.begin(), rows.end(), [&](const Row& x, const Row& y) {
+  std::stable_sort(rows.begin(), rows.end(), [&](const DemoRow& x, const DemoRow& y) {
     const auto ix = std::find(a.strategies.begin(), a.strategies.end(), x.strategy) - a.strategies.begin();
     const auto iy = std::find(a.strategies.begin(), a.strategies.end(), y.strategy) - a.strategies.begin();
     return ix != iy ? ix < iy : x.n < y.n;
@@ -181,23 +167,8 @@ inline int run_arith_demo(const ArithDemoArgs& a) {
                            problems.size(), levels, a.per_level, policy_dir.string(),
                            a.verifier == "prm" ? prm_dir.string() : "the exact step checker", a.temperature, a.seed);
   std::cout << fmt::format("greedy decoding: {:.1f}%\n", 100 * greedy);
-  std::cout << fmt::format("{:<18} {:>4} {:>9} {:>14} {:>14}\n", "strategy", "n", "accuracy", "gen tok/prob", "ver tok/prob");
-  const std::string csv_path = (fs::path(a.out_dir) / "demo.csv").string();
-  std::ofstream csv(csv_path);
-  TTSEARCH_REQUIRE(csv.good(), "cannot write '{}'", csv_path);
-  csv << "strategy,n,accuracy,generated_tokens_per_problem,verifier_tokens_per_problem\n";
-  csv << fmt::format("greedy,1,{:.4f},,\n", greedy);
-  std::vector<PlotPoint> points;
-  for (const auto& r : rows) {
-    std::cout << fmt::format("{:<18} {:>4} {:>8.1f}% {:>14.0f} {:>14.0f}\n", r.strategy, r.n, 100 * r.accuracy, r.generated, r.verifier);
-    csv << fmt::format("{},{},{:.4f},{:.1f},{:.1f}\n", r.strategy, r.n, r.accuracy, r.generated, r.verifier);
-    points.push_back({r.strategy, std::max(1.0, r.generated), r.accuracy});
-  }
-  const std::string svg_path = (fs::path(a.out_dir) / "demo.svg").string();
-  write_svg_plot(svg_path, fmt::format("Arithmetic L{}: accuracy vs generated tokens ({} verifier)", levels, a.verifier), points,
-                 {{"greedy", greedy}});
-  std::cout << fmt::format("\nwrote {}, {} and {}/<strategy>.trace.jsonl (n = {}); check one with: ttsearch replay --trace FILE\n",
-                           csv_path, svg_path, a.out_dir, a.max_n);
+  write_demo_report(rows, a.out_dir, fmt::format("Arithmetic L{}: accuracy vs generated tokens ({} verifier)", levels, a.verifier), a.max_n,
+                    {{"greedy", greedy}});
   return 0;
 }
 

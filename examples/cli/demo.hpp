@@ -9,7 +9,7 @@
 #include <ttsearch/strategies/registry.hpp>
 #include <ttsearch/trace/jsonl.hpp>
 
-#include "plot.hpp"
+#include "demo_report.hpp"
 #include "progress.hpp"
 #include "simulated_domain.hpp"
 
@@ -21,12 +21,6 @@ struct DemoArgs {
   std::uint64_t seed = 0;
   double prm_noise = 1.5;
   std::string out_dir = "ttsearch-demo";
-};
-
-struct DemoRow {
-  std::string strategy;
-  std::int32_t n;
-  double accuracy, generated_tokens, verifier_tokens;
 };
 
 /// The options of `strategy` at size n ("samples-equivalent": n samples, n beams, width n, n simulations).
@@ -47,15 +41,7 @@ inline DemoRow demo_cell(const std::string& name, std::int32_t n, std::span<cons
   NullObserver none;
   const auto results = trace ? run_searches(std::span<const SearchSpec>(specs), gen, prm, *trace)
                              : run_searches(std::span<const SearchSpec>(specs), gen, prm, none);
-  DemoRow row{name, n, accuracy(results, problems), 0, 0};
-  for (const auto& r : results) {
-    row.generated_tokens += static_cast<double>(r.ledger.generated_tokens);
-    row.verifier_tokens += static_cast<double>(r.ledger.verifier_tokens);
-  }
-  const auto np = static_cast<double>(problems.size());
-  row.generated_tokens /= np;
-  row.verifier_tokens /= np;
-  return row;
+  return demo_row(name, n, results, problems);
 }
 
 inline int run_demo(const DemoArgs& a) {
@@ -80,22 +66,7 @@ inline int run_demo(const DemoArgs& a) {
   }
   std::cout << fmt::format("\nSimulated domain: {} problems (4-8 steps, step accuracy 0.55-0.95), PRM logit noise {}, seed {}\n",
                            a.problems, a.prm_noise, a.seed);
-  std::cout << fmt::format("{:<18} {:>4} {:>9} {:>14} {:>14}\n", "strategy", "n", "accuracy", "gen tok/prob", "ver tok/prob");
-  const std::string csv_path = (std::filesystem::path(a.out_dir) / "demo.csv").string();
-  std::ofstream csv(csv_path);
-  if (!csv) throw InvalidArgument(fmt::format("cannot write '{}'", csv_path));
-  csv << "strategy,n,accuracy,generated_tokens_per_problem,verifier_tokens_per_problem\n";
-  std::vector<PlotPoint> points;
-  for (const auto& r : rows) {
-    std::cout << fmt::format("{:<18} {:>4} {:>8.1f}% {:>14.0f} {:>14.0f}\n", r.strategy, r.n, 100 * r.accuracy,
-                             r.generated_tokens, r.verifier_tokens);
-    csv << fmt::format("{},{},{:.4f},{:.1f},{:.1f}\n", r.strategy, r.n, r.accuracy, r.generated_tokens, r.verifier_tokens);
-    points.push_back({r.strategy, std::max(1.0, r.generated_tokens), r.accuracy});
-  }
-  const std::string svg_path = (std::filesystem::path(a.out_dir) / "demo.svg").string();
-  write_svg_plot(svg_path, "Simulated domain: accuracy vs generated tokens", points);
-  std::cout << fmt::format("\nwrote {}, {} and {}/<strategy>.trace.jsonl (n = {}); check one with: ttsearch replay --trace FILE\n",
-                           csv_path, svg_path, a.out_dir, ns.back());
+  write_demo_report(rows, a.out_dir, "Simulated domain: accuracy vs generated tokens", ns.back());
   return 0;
 }
 

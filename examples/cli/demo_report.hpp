@@ -1,0 +1,61 @@
+#pragma once
+// What both demos (simulated and arithmetic) report: one row per (strategy, n) cell, printed as a
+// table, written as demo.csv and plotted as demo.svg.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ttsearch/core/result.hpp>
+
+#include "plot.hpp"
+#include "simulated_domain.hpp"
+
+namespace ttsearch::cli {
+
+struct DemoRow {
+  std::string strategy;
+  std::int32_t n;
+  double accuracy, generated_tokens, verifier_tokens;  // tokens: mean per problem
+};
+
+/// The row of one cell: accuracy against the problems' references, mean generated and verifier tokens.
+inline DemoRow demo_row(std::string strategy, std::int32_t n, std::span<const SearchResult> results, std::span<const Problem> problems) {
+  DemoRow row{std::move(strategy), n, accuracy(results, problems), 0, 0};
+  for (const auto& r : results) {
+    row.generated_tokens += static_cast<double>(r.ledger.generated_tokens);
+    row.verifier_tokens += static_cast<double>(r.ledger.verifier_tokens);
+  }
+  row.generated_tokens /= static_cast<double>(problems.size());
+  row.verifier_tokens /= static_cast<double>(problems.size());
+  return row;
+}
+
+/// Prints the table, writes `out_dir`/demo.csv (reference accuracies first, as rows with n = 1 and no
+/// token counts) and `out_dir`/demo.svg (references as dashed lines), and says where they are.
+inline void write_demo_report(const std::vector<DemoRow>& rows, const std::string& out_dir, const std::string& plot_title,
+                              std::int32_t trace_n, const std::vector<std::pair<std::string, double>>& references = {}) {
+  namespace fs = std::filesystem;
+  std::cout << fmt::format("{:<18} {:>4} {:>9} {:>14} {:>14}\n", "strategy", "n", "accuracy", "gen tok/prob", "ver tok/prob");
+  const std::string csv_path = (fs::path(out_dir) / "demo.csv").string();
+  std::ofstream csv(csv_path);
+  TTSEARCH_REQUIRE(csv.good(), "cannot write '{}'", csv_path);
+  csv << "strategy,n,accuracy,generated_tokens_per_problem,verifier_tokens_per_problem\n";
+  for (const auto& [name, acc] : references) csv << fmt::format("{},1,{:.4f},,\n", name, acc);
+  std::vector<PlotPoint> points;
+  for (const auto& r : rows) {
+    std::cout << fmt::format("{:<18} {:>4} {:>8.1f}% {:>14.0f} {:>14.0f}\n", r.strategy, r.n, 100 * r.accuracy, r.generated_tokens,
+                             r.verifier_tokens);
+    csv << fmt::format("{},{},{:.4f},{:.1f},{:.1f}\n", r.strategy, r.n, r.accuracy, r.generated_tokens, r.verifier_tokens);
+    points.push_back({r.strategy, std::max(1.0, r.generated_tokens), r.accuracy});
+  }
+  const std::string svg_path = (fs::path(out_dir) / "demo.svg").string();
+  write_svg_plot(svg_path, plot_title, points, references);
+  std::cout << fmt::format("\nwrote {}, {} and {}/<strategy>.trace.jsonl (n = {}); check one with: ttsearch replay --trace FILE\n",
+                           csv_path, svg_path, out_dir, trace_n);
+}
+
+}  // namespace ttsearch::cli
