@@ -2,6 +2,10 @@
 // and CUDA errors as ttsearch::Error.
 #include "ttsearch/cuda/scoring.hpp"
 
+#include <cstddef>
+
+#include "ttsearch/cuda/sampling.hpp"
+
 #include "scoring_launch.hpp"
 
 namespace ttsearch::cuda {
@@ -32,6 +36,24 @@ void pair_scores_cuda(const float* hidden, std::int64_t rows, std::int64_t d, co
                       const float* good, const float* bad, float bias_good, float bias_bad, float* out, void* stream) {
   TTSEARCH_REQUIRE(rows >= 0 && d >= 1 && n >= 0, "pair_scores: bad shape (rows {}, d {}, n {})", rows, d, n);
   check(detail::launch_pair_scores(hidden, d, positions, n, good, bad, bias_good, bias_bad, out, stream), "pair_scores");
+}
+
+static_assert(sizeof(SampleRow) == sizeof(detail::SampleRowLayout) && offsetof(SampleRow, uniform) == offsetof(detail::SampleRowLayout, uniform) &&
+              offsetof(SampleRow, temperature) == offsetof(detail::SampleRowLayout, temperature) &&
+              offsetof(SampleRow, top_p) == offsetof(detail::SampleRowLayout, top_p) &&
+              offsetof(SampleRow, min_p) == offsetof(detail::SampleRowLayout, min_p) &&
+              offsetof(SampleRow, top_k) == offsetof(detail::SampleRowLayout, top_k),
+              "SampleRow and the kernel's SampleRowLayout differ");
+
+void sample_rows_cuda(const void* logits, ScalarType type, std::int64_t rows, std::int64_t vocab, std::int64_t row_stride,
+                      const SampleRow* params, std::int32_t* tokens, float* logprobs, void* stream) {
+  TTSEARCH_REQUIRE(rows >= 0 && vocab >= 1 && row_stride >= vocab, "sample_rows: bad shape (rows {}, vocab {}, stride {})", rows, vocab,
+                   row_stride);
+  TTSEARCH_REQUIRE(rows < (std::int64_t{1} << 31) && vocab < (std::int64_t{1} << 32), "sample_rows: {} rows x {} columns exceed one launch",
+                   rows, vocab);
+  check(detail::launch_sample_rows(logits, static_cast<int>(type), rows, vocab, row_stride,
+                                   reinterpret_cast<const detail::SampleRowLayout*>(params), tokens, logprobs, stream),
+        "sample_rows");
 }
 
 bool device_available() noexcept { return detail::device_count() > 0; }

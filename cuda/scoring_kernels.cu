@@ -6,6 +6,9 @@
 
 #include <cstdint>
 
+#include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
+
 #include "scoring_launch.hpp"
 
 namespace ttsearch::cuda::detail {
@@ -189,6 +192,198 @@ __global__ void pair_scores_kernel(const float* __restrict__ hidden, std::int64_
   if (lane == 0) out[i] = 1.0f / (1.0f + __expf((b + bias_bad) - (a + bias_good)));
 }
 
+
+struct MaxOp {
+  __device__ __forceinline__ unsigned long long operator()(unsigned long long a, unsigned long long b) const { return a > b ? a : b; }
+};
+
+/// Monotone map of a float to an unsigned key (a < b  <=>  key(a) < key(b); NaN excluded).
+__device__ __forceinline__ unsigned ordered_key(float x) {
+  const unsigned b = __float_as_uint(x);
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
+
+/// (4) one block per row: (a) argmax, log-sum-exp and validity in one pass; (b) top-k: an 8-bit
+/// radix select of the k-th largest key (4 histogram passes); (c) top-p: the same radix select
+/// weighted by w, for the largest key whose upper mass reaches p x the kept mass; (d) each thread
+/// sums the kept w of a contiguous chunk of ids, one block exclusive scan, and the thread whose
+/// chunk holds u x total walks it to the token (the inverse CDF in id order).
+template <class T, int kBlock>
+__global__ void sample_rows_kernel(const T* __restrict__ logits, std::int64_t vocab, std::int64_t stride,
+                                   const SampleRowLayout* __restrict__ params, std::int32_t* __restrict__ tokens,
+                                   float* __restrict__ logprobs) {
+  using ReduceKey = cub::BlockReduce<unsigned long long, kBlock>;
+  using ReduceSum = cub::BlockReduce<double, kBlock>;
+  using Scan = cub::BlockScan<double, kBlock>;
+  __shared__ union {
+    typename ReduceKey::TempStorage key;
+    typename ReduceSum::TempStorage sum;
+    typename Scan::TempStorage scan;
+  } tmp;
+  __shared__ unsigned count[256];
+  __shared__ double weight[256];
+  __shared__ unsigned long long s_best;
+  __shared__ float s_lse;
+  __shared__ unsigned s_prefix;
+  __shared__ int s_stop, s_owner;
+  __shared__ double s_target;
+  const int tid = threadIdx.x;
+  const std::int64_t r = blockIdx.x;
+  const T* row = logits + r * stride;
+  const SampleRowLayout p = params[r];
+  // (a)
+  unsigned long long best = 0;
+  Lse acc{-INFINITY, 0.0f};
+  int bad = 0;
+  for (std::int64_t i = tid; i < vocab; i += kBlock) {
+    const float x = to_float(row[i]);
+    bad |= isnan(x) || x == INFINITY;
+    lse_add(acc, x);
+    const unsigned long long k = (static_cast<unsigned long long>(ordered_key(x)) << 32) | (0xffffffffu - static_cast<unsigned>(i));
+    best = k > best ? k : best;
+  }
+  bad = __syncthreads_or(bad);
+  best = ReduceKey(tmp.key).Reduce(best, MaxOp{});
+  const Lse total = block_reduce<kBlock>(acc);
+  if (tid == 0) {
+    s_best = best;
+    s_lse = total.s == 0.0f ? -INFINITY : total.m + logf(total.s);
+  }
+  __syncthreads();
+  const std::int64_t arg = 0xffffffffu - static_cast<unsigned>(s_best & 0xffffffffu);
+  const float m = to_float(row[arg]);
+  if (bad || m == -INFINITY) {
+    if (tid == 0) {
+      tokens[r] = -1;
+      if (logprobs) logprobs[r] = NAN;
+    }
+    return;
+  }
+  auto write = [&](std::int64_t token) {
+    tokens[r] = static_cast<std::int32_t>(token);
+    if (logprobs) logprobs[r] = to_float(row[token]) - s_lse;
+  };
+  if (!(p.temperature > 0.0f)) {
+    if (tid == 0) write(arg);
+    return;
+  }
+  const float temp = p.temperature;
+  unsigned threshold = 0;  // kept: key >= threshold and w >= min_p
+  // (b)
+  if (p.top_k > 0 && p.top_k < vocab) {
+    unsigned prefix = 0, mask = 0, remaining = static_cast<unsigned>(p.top_k);
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      for (int b = tid; b < 256; b += kBlock) count[b] = 0;
+      __syncthreads();
+      for (std::int64_t i = tid; i < vocab; i += kBlock) {
+        const unsigned k = ordered_key(to_float(row[i]));
+        if ((k & mask) == prefix) atomicAdd(&count[(k >> shift) & 255u], 1u);
+      }
+      __syncthreads();
+      if (tid == 0) {
+        unsigned cum = 0;
+        int b = 255;
+        for (; b > 0; --b) {
+          if (cum + count[b] >= remaining) break;
+          cum += count[b];
+        }
+        remaining -= cum;
+        s_prefix = prefix | (static_cast<unsigned>(b) << shift);
+      }
+      __syncthreads();
+      prefix = s_prefix;
+      mask |= 255u << shift;
+    }
+    threshold = prefix;
+  }
+  // (c)
+  if (p.top_p < 1.0f) {
+    double z = 0.0;
+    for (std::int64_t i = tid; i < vocab; i += kBlock) {
+      const float x = to_float(row[i]);
+      if (ordered_key(x) >= threshold) z += expf((x - m) / temp);
+    }
+    z = ReduceSum(tmp.sum).Sum(z);
+    if (tid == 0) {
+      s_target = static_cast<double>(p.top_p) * z;
+      s_stop = 0;
+    }
+    __syncthreads();
+    double remaining = s_target;  // used by thread 0
+    unsigned prefix = 0, mask = 0;
+    for (int shift = 24; shift >= 0 && !s_stop; shift -= 8) {
+      for (int b = tid; b < 256; b += kBlock) {
+        count[b] = 0;
+        weight[b] = 0.0;
+      }
+      __syncthreads();
+      for (std::int64_t i = tid; i < vocab; i += kBlock) {
+        const float x = to_float(row[i]);
+        const unsigned k = ordered_key(x);
+        if (k >= threshold && (k & mask) == prefix) {
+          atomicAdd(&count[(k >> shift) & 255u], 1u);
+          atomicAdd(&weight[(k >> shift) & 255u], static_cast<double>(expf((x - m) / temp)));
+        }
+      }
+      __syncthreads();
+      if (tid == 0) {
+        double cum = 0.0;
+        int pick = -1;
+        for (int b = 255; b >= 0; --b) {
+          if (count[b] == 0) continue;
+          if (cum + weight[b] >= remaining) {
+            pick = b;
+            break;
+          }
+          cum += weight[b];
+        }
+        if (pick < 0) {
+          s_stop = 1;  // rounding: the nucleus never reached p; keep everything (as the CPU version)
+        } else {
+          remaining -= cum;
+          s_prefix = prefix | (static_cast<unsigned>(pick) << shift);
+        }
+      }
+      __syncthreads();
+      if (s_stop) break;
+      prefix = s_prefix;
+      mask |= 255u << shift;
+      __syncthreads();
+    }
+    if (!s_stop) threshold = prefix;
+  }
+  // (d)
+  const std::int64_t chunk = (vocab + kBlock - 1) / kBlock;
+  const std::int64_t begin = tid * chunk, end = begin + chunk < vocab ? begin + chunk : vocab;
+  auto kept_weight = [&](std::int64_t i) {
+    const float x = to_float(row[i]);
+    if (ordered_key(x) < threshold) return 0.0f;
+    const float w = expf((x - m) / temp);
+    return w >= p.min_p ? w : 0.0f;
+  };
+  double sum = 0.0;
+  for (std::int64_t i = begin; i < end; ++i) sum += kept_weight(i);
+  double excl = 0.0, all = 0.0;
+  if (tid == 0) s_owner = -1;
+  __syncthreads();
+  Scan(tmp.scan).ExclusiveSum(sum, excl, all);
+  const double target = p.uniform * all;
+  if (sum > 0.0 && excl <= target) atomicMax(&s_owner, tid);
+  __syncthreads();
+  if (tid == s_owner) {
+    double cum = excl;
+    std::int64_t last = -1, token = -1;
+    for (std::int64_t i = begin; i < end && token < 0; ++i) {
+      const float w = kept_weight(i);
+      if (w == 0.0f) continue;
+      cum += w;
+      last = i;
+      if (cum > target) token = i;
+    }
+    write(token < 0 ? last : token);
+  }
+}
+
 }  // namespace
 
 int launch_log_softmax_gather(const void* logits, int type, std::int64_t rows, std::int64_t vocab, std::int64_t stride,
@@ -218,6 +413,19 @@ int launch_pair_scores(const float* hidden, std::int64_t d, const std::int64_t* 
   constexpr int kWarps = 8;
   const auto blocks = static_cast<unsigned>((n + kWarps - 1) / kWarps);
   pair_scores_kernel<<<blocks, kWarps * 32, 0, static_cast<cudaStream_t>(stream)>>>(hidden, d, positions, n, good, bad, bias_good, bias_bad, out);
+  return static_cast<int>(cudaGetLastError());
+}
+
+int launch_sample_rows(const void* logits, int type, std::int64_t rows, std::int64_t vocab, std::int64_t stride, const SampleRowLayout* params,
+                       std::int32_t* tokens, float* logprobs, void* stream) {
+  if (rows == 0) return 0;
+  constexpr int kBlock = 512;
+  const auto s = static_cast<cudaStream_t>(stream);
+  switch (type) {
+    case 0: sample_rows_kernel<float, kBlock><<<rows, kBlock, 0, s>>>(static_cast<const float*>(logits), vocab, stride, params, tokens, logprobs); break;
+    case 1: sample_rows_kernel<__nv_bfloat16, kBlock><<<rows, kBlock, 0, s>>>(static_cast<const __nv_bfloat16*>(logits), vocab, stride, params, tokens, logprobs); break;
+    default: sample_rows_kernel<__half, kBlock><<<rows, kBlock, 0, s>>>(static_cast<const __half*>(logits), vocab, stride, params, tokens, logprobs); break;
+  }
   return static_cast<int>(cudaGetLastError());
 }
 

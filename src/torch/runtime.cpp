@@ -7,6 +7,7 @@
 #include <map>
 #include <numeric>
 
+#include "kernels.hpp"
 #include "model.hpp"
 #include "prefix_cache.hpp"
 #include "ttsearch/core/error.hpp"
@@ -17,48 +18,29 @@ namespace ttsearch::torch {
 
 // ------------------------------------------------------------------------------------------ sampler
 
+namespace {
+
+/// The kernel-side parameters of one row (the draw taken from `rng` only when sampling).
+cuda::SampleRow sample_row(const SamplingParams& p, Rng& rng) {
+  cuda::SampleRow row;
+  row.temperature = static_cast<float>(p.temperature);
+  row.top_k = p.top_k;
+  row.top_p = static_cast<float>(p.top_p);
+  row.min_p = static_cast<float>(p.min_p);
+  row.uniform = p.temperature > 0.0 ? rng.uniform() : 0.0;
+  return row;
+}
+
+}  // namespace
+
 std::int32_t sample_token(std::span<const float> logits, const SamplingParams& p, Rng& rng) {
   TTSEARCH_REQUIRE(!logits.empty(), "sample_token: empty logits");
-  if (p.temperature <= 0.0) {
-    return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-  }
-  std::vector<std::int32_t> order(logits.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::size_t keep = order.size();
-  if (p.top_k > 0 && static_cast<std::size_t>(p.top_k) < keep) keep = static_cast<std::size_t>(p.top_k);
-  // highest logits first (ties: lower id first), only as many as could be kept
-  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(keep), order.end(), [&](std::int32_t a, std::int32_t b) {
-    return logits[static_cast<std::size_t>(a)] != logits[static_cast<std::size_t>(b)] ? logits[static_cast<std::size_t>(a)] > logits[static_cast<std::size_t>(b)] : a < b;
-  });
-  order.resize(keep);
-  const double top = logits[static_cast<std::size_t>(order.front())];
-  std::vector<double> prob(keep);
-  double z = 0;
-  for (std::size_t i = 0; i < keep; ++i) z += (prob[i] = std::exp((logits[static_cast<std::size_t>(order[i])] - top) / p.temperature));
-  for (auto& x : prob) x /= z;
-  std::size_t n = keep;
-  if (p.top_p < 1.0) {  // the smallest prefix whose mass reaches top_p
-    double cum = 0;
-    for (std::size_t i = 0; i < keep; ++i) {
-      cum += prob[i];
-      if (cum >= p.top_p) {
-        n = i + 1;
-        break;
-      }
-    }
-  }
-  if (p.min_p > 0.0) {  // drop tokens below min_p x the top probability
-    std::size_t m = 1;
-    while (m < n && prob[m] >= p.min_p * prob[0]) ++m;
-    n = m;
-  }
-  double mass = 0;
-  for (std::size_t i = 0; i < n; ++i) mass += prob[i];
-  double u = rng.uniform() * mass;
-  for (std::size_t i = 0; i < n; ++i) {
-    if ((u -= prob[i]) <= 0) return order[i];
-  }
-  return order[n - 1];
+  const cuda::SampleRow row = sample_row(p, rng);
+  std::int32_t token = -1;
+  const auto n = static_cast<std::int64_t>(logits.size());
+  cuda::sample_rows_cpu(logits.data(), cuda::ScalarType::kFloat32, 1, n, n, &row, &token, nullptr);
+  TTSEARCH_REQUIRE(token >= 0, "sample_token: the logits have no distribution (NaN or +inf, or all -inf)");
+  return token;
 }
 
 namespace {
@@ -259,9 +241,7 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
   detail::KVCache& cache = pre.cache;
   const at::Tensor& h = pre.hidden;
   const at::Tensor& prefill_mask = pre.mask;
-  const auto first_dev = g.m.model->lm_logits(h.select(1, -1));
-  const auto first_logits = first_dev.contiguous().cpu();  // [R,V]
-  const auto first_lse = at::logsumexp(first_dev, -1).contiguous().cpu();  // log-probs of the sampled tokens
+  const auto first_logits = g.m.model->lm_logits(h.select(1, -1));  // [R,V], on the device
   // sequences: every sample of every request, sharing its request's cache rows
   struct Seq {
     std::size_t req;
@@ -318,11 +298,30 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
       s.finish = FinishReason::kLength;
     }
   };
-  for (auto& s : seqs) {
-    const float* row = first_logits.data_ptr<float>() + static_cast<std::int64_t>(s.req) * V;
-    const auto tok = sample_token(std::span<const float>(row, sampled), requests[s.req].params, s.rng);
-    s.logprob += row[tok] - first_lse.data_ptr<float>()[s.req];
-    push(s, tok);
+  // samples one token for each of `rows` (finished rows run greedy and are ignored); only the
+  // ids and log-probs leave the device (the fused sampling kernel on CUDA)
+  std::vector<cuda::SampleRow> row_params;
+  std::vector<std::int32_t> row_tokens;
+  std::vector<float> row_logprobs;
+  auto sample = [&](const at::Tensor& logits, std::span<Seq* const> rows) {
+    row_params.resize(rows.size());
+    row_tokens.resize(rows.size());
+    row_logprobs.resize(rows.size());
+    static const SamplingParams kGreedy{.temperature = 0.0};
+    for (std::size_t b = 0; b < rows.size(); ++b) row_params[b] = sample_row(rows[b]->done ? kGreedy : requests[rows[b]->req].params, rows[b]->rng);
+    detail::sample_rows(logits, static_cast<std::int64_t>(sampled), row_params, row_tokens, row_logprobs);
+    for (std::size_t b = 0; b < rows.size(); ++b) {
+      if (rows[b]->done) continue;
+      TTSEARCH_REQUIRE(row_tokens[b] >= 0, "generate: the model's logits for a sample of request {} have no distribution "
+                       "(NaN or +inf, or all -inf) after {} tokens", rows[b]->req, rows[b]->gen.size());
+      rows[b]->logprob += row_logprobs[b];
+      push(*rows[b], row_tokens[b]);
+    }
+  };
+  {
+    std::vector<Seq*> all;
+    for (auto& s : seqs) all.push_back(&s);
+    sample(first_logits.index_select(0, index), all);
   }
   // keeps a sequence's keys and values (batch row `row`) for later calls: the next round of a tree
   // search extends these
@@ -374,17 +373,9 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     key_mask = at::cat({key_mask, at::tensor(live, at::kLong).view({B, 1}).to(at::kBool).to(dev)}, 1);
     const auto hs = g.m.model->hidden(at::tensor(ids, at::kLong).view({B, 1}).to(dev),
                                       at::tensor(step_pos, at::kLong).view({B, 1}).to(dev), key_mask, &cache);
-    const auto logits_dev = g.m.model->lm_logits(hs.select(1, 0));
-    const auto logits = logits_dev.contiguous().cpu();  // [B,V]
-    const auto lse = at::logsumexp(logits_dev, -1).contiguous().cpu();
-    for (std::int64_t b = 0; b < B; ++b) {
-      Seq& s = seqs[row_seq[static_cast<std::size_t>(b)]];
-      if (s.done) continue;
-      const float* row = logits.data_ptr<float>() + b * V;
-      const auto tok = sample_token(std::span<const float>(row, sampled), requests[s.req].params, s.rng);
-      s.logprob += row[tok] - lse.data_ptr<float>()[b];
-      push(s, tok);
-    }
+    std::vector<Seq*> rows(static_cast<std::size_t>(B));
+    for (std::int64_t b = 0; b < B; ++b) rows[static_cast<std::size_t>(b)] = &seqs[row_seq[static_cast<std::size_t>(b)]];
+    sample(g.m.model->lm_logits(hs.select(1, 0)), rows);
   }
   for (std::size_t b = 0; b < row_seq.size(); ++b) keep(static_cast<std::int64_t>(b), seqs[row_seq[b]]);
   for (auto& s : seqs) {
@@ -540,10 +531,17 @@ Scoring score_chunk(TorchPRM::Impl& p, std::span<const ScoreRequest> requests) {
     const auto picked = pre.hidden.reshape({static_cast<std::int64_t>(R) * S, -1}).index_select(0, at::tensor(flat, at::kLong).to(dev));
     at::Tensor values;
     switch (p.opt.convention) {
-      case RewardConvention::kQwenPrm: values = at::softmax(p.m.model->score_logits(picked), -1).select(1, 1); break;
-      case RewardConvention::kTokenPair: {
-        const auto rows = p.m.model->lm_head->weight.index_select(0, at::tensor(std::vector<std::int64_t>{p.good_id, p.bad_id}, at::kLong).to(dev));
-        values = at::softmax(at::matmul(picked, rows.t()).to(at::kFloat), -1).select(1, 0);  // P(good)
+      case RewardConvention::kQwenPrm: {  // softmax(head)[1] = sigmoid(row 1 - row 0) of the head's last layer
+        auto& head = *p.m.model->score;
+        const auto last = head[2]->as<::torch::nn::Linear>();
+        const auto inner = at::relu(head[0]->as<::torch::nn::Linear>()->forward(picked));
+        const auto bias = last->bias.to(at::kFloat).cpu();
+        values = detail::pair_scores(inner, last->weight[1], last->weight[0], bias[1].item<float>(), bias[0].item<float>());
+        break;
+      }
+      case RewardConvention::kTokenPair: {  // P(good): only the two LM-head rows
+        const auto& w = p.m.model->lm_head->weight;
+        values = detail::pair_scores(picked, w[p.good_id], w[p.bad_id], 0.0f, 0.0f);
         break;
       }
       case RewardConvention::kOutcome: values = p.m.model->score_logits(picked).select(1, 0); break;

@@ -1,0 +1,78 @@
+#include "kernels.hpp"
+
+#include <fmt/format.h>
+
+#include "ttsearch/core/error.hpp"
+
+namespace ttsearch::torch::detail {
+
+namespace {
+
+cuda::ScalarType scalar_type(const at::Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kFloat: return cuda::ScalarType::kFloat32;
+    case at::kBFloat16: return cuda::ScalarType::kBFloat16;
+    case at::kHalf: return cuda::ScalarType::kFloat16;
+    default: throw InvalidArgument(fmt::format("sample_rows: logits of type {} (expected float32, bfloat16 or float16)", c10::toString(t.scalar_type())));
+  }
+}
+
+}  // namespace
+
+bool cuda_kernels_built() noexcept {
+#ifdef TTSEARCH_HAVE_CUDA_KERNELS
+  return true;
+#else
+  return false;
+#endif
+}
+
+void sample_rows(const at::Tensor& logits, std::int64_t vocab, std::span<const cuda::SampleRow> params, std::span<std::int32_t> tokens,
+                 std::span<float> logprobs) {
+  TTSEARCH_CHECK(logits.dim() == 2 && logits.size(0) == static_cast<std::int64_t>(params.size()) && tokens.size() == params.size() &&
+                     logprobs.size() == params.size() && vocab <= logits.size(1),
+                 "sample_rows: logits of {} dimensions for {} rows of {} columns", logits.dim(), params.size(), vocab);
+  const auto rows = static_cast<std::int64_t>(params.size());
+  if (rows == 0) return;
+  const at::Tensor x = logits.stride(1) == 1 ? logits : logits.contiguous();
+#ifdef TTSEARCH_HAVE_CUDA_KERNELS
+  if (x.is_cuda()) {
+    const auto bytes = static_cast<std::int64_t>(params.size() * sizeof(cuda::SampleRow));
+    const auto dev_params = at::from_blob(const_cast<cuda::SampleRow*>(params.data()), {bytes}, at::kByte).to(x.device());
+    auto dev_tokens = at::empty({rows}, x.options().dtype(at::kInt));
+    auto dev_logprobs = at::empty({rows}, x.options().dtype(at::kFloat));
+    cuda::sample_rows_cuda(x.data_ptr(), scalar_type(x), rows, vocab, x.stride(0), reinterpret_cast<const cuda::SampleRow*>(dev_params.data_ptr()),
+                           dev_tokens.data_ptr<std::int32_t>(), dev_logprobs.data_ptr<float>());
+    const auto t = dev_tokens.cpu();
+    const auto l = dev_logprobs.cpu();
+    std::copy(t.data_ptr<std::int32_t>(), t.data_ptr<std::int32_t>() + rows, tokens.begin());
+    std::copy(l.data_ptr<float>(), l.data_ptr<float>() + rows, logprobs.begin());
+  } else
+#endif
+  {
+    const at::Tensor host = x.cpu();
+    cuda::sample_rows_cpu(host.data_ptr(), scalar_type(host), rows, vocab, host.stride(0), params.data(), tokens.data(), logprobs.data());
+  }
+}
+
+at::Tensor pair_scores(const at::Tensor& hidden, const at::Tensor& good, const at::Tensor& bad, float bias_good, float bias_bad) {
+  TTSEARCH_CHECK(hidden.dim() == 2 && good.numel() == hidden.size(1) && bad.numel() == hidden.size(1), "pair_scores: hidden of {} dimensions with rows of {}",
+                 hidden.dim(), good.numel());
+#ifdef TTSEARCH_HAVE_CUDA_KERNELS
+  if (hidden.is_cuda()) {
+    const auto h = hidden.to(at::kFloat).contiguous();
+    const auto g = good.to(at::kFloat).contiguous(), b = bad.to(at::kFloat).contiguous();
+    const auto n = h.size(0);
+    const auto positions = at::arange(n, h.options().dtype(at::kLong));
+    auto out = at::empty({n}, h.options());
+    cuda::pair_scores_cuda(h.data_ptr<float>(), n, h.size(1), positions.data_ptr<std::int64_t>(), n, g.data_ptr<float>(), b.data_ptr<float>(),
+                           bias_good, bias_bad, out.data_ptr<float>());
+    return out;
+  }
+#endif
+  const auto h = hidden.to(at::kFloat);
+  const auto diff = at::matmul(h, (good.to(at::kFloat) - bad.to(at::kFloat)).reshape({-1})) + (bias_good - bias_bad);
+  return at::sigmoid(diff);
+}
+
+}  // namespace ttsearch::torch::detail
