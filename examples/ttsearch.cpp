@@ -63,7 +63,11 @@ int main(int argc, char** argv) {
   so->add_option("--options", solve.options_json, "strategy options as a JSON object (flags override it)");
   add_option_flags(so, solve);
   so->add_option("--policy", solve.policy, "a Hugging Face causal-LM folder: solve --data with it")->group("Models");
-  so->add_option("--prm", solve.prm, "a Qwen2ForProcessRewardModel folder (the verifier)")->group("Models");
+  so->add_option("--prm", solve.prm, "a reward-model folder (the verifier), read with --prm-convention")->group("Models");
+  so->add_option("--prm-convention", solve.prm_convention,
+                 "qwen-prm (Qwen2.5-Math-PRM), token-pair (Math-Shepherd '+'/'-'), outcome (an ORM) or value-head (Skywork-o1-Open-PRM)")
+      ->capture_default_str()
+      ->group("Models");
   so->add_option("--data", solve.data, "JSONL dataset, one problem per line (e.g. ../shared/data/math500.jsonl)")->group("Models");
   so->add_option("--question-field", solve.question_field, "field holding the question")->capture_default_str()->group("Models");
   so->add_option("--answer-field", solve.answer_field, "field holding the reference answer")->capture_default_str()->group("Models");

@@ -250,6 +250,64 @@ TEST_CASE("TorchPRM: the token-pair convention and outcome reward models / again
   fs::remove_all(ormdir);
 }
 
+TEST_CASE("TorchPRM: the value-head convention (Skywork-o1-Open-PRM) / against the value head read directly / cached", "[torch][runtime]") {
+  const fs::path dir = ttsearch::testing::write_tiny_qwen2(
+      (fs::temp_directory_path() / ("ttsearch_rt_vhead_" + std::to_string(::getpid()))).string(), kData + "/tokenizer/qwen2.tokenizer.json",
+      false, 33, false, {}, /*value_head=*/true);
+  Problem p{.id = "p", .question = "What is 2 + 3?", .reference = "5"};
+  SearchTree t;
+  Step a, b;
+  a.text = "Step 1: 2 + 3\n\n";
+  b.text = "The answer is 5.";
+  const NodeId first = t.add_child(0, a);
+  const NodeId leaf = t.add_child(first, b);
+  const Tokenizer tok = Tokenizer::from_file((dir / "tokenizer.json").string());
+  // Skywork's input: encode(bos + question + "\n"), then per "\n"-piece its tokens and the "\n" token (flagged);
+  // "Step 1: 2 + 3\n\nThe answer is 5." has three pieces (the blank line is one)
+  const std::int32_t nl = tok.encode("\n").back();
+  std::vector<std::int32_t> ids = tok.encode("<|endoftext|>What is 2 + 3?\n");
+  std::vector<std::size_t> flags;
+  for (const std::string piece : {"Step 1: 2 + 3", "", "The answer is 5."}) {
+    const auto e = tok.encode(piece);
+    ids.insert(ids.end(), e.begin(), e.end());
+    ids.push_back(nl);
+    flags.push_back(ids.size() - 1);
+  }
+  const CausalLM direct = CausalLM::load(dir.string());
+  const auto values = direct.score_logits(ids);
+  REQUIRE(values.size() == ids.size());
+  const PrmOptions vh{.convention = RewardConvention::kValueHead};
+  TorchPRM prm = TorchPRM::load(dir.string(), vh);
+  const auto first_scores = prm.score(std::vector<ScoreRequest>{{&p, t.path(first)}});  // "Step 1: 2 + 3", "", "": 3 flags
+  REQUIRE(first_scores.scores.at(0).size() == 3);
+  CHECK(first_scores.scores[0][0] == Approx(1.0 / (1.0 + std::exp(-values[flags[0]]))).margin(1e-5));
+  const auto s = prm.score(std::vector<ScoreRequest>{{&p, t.path(leaf)}});
+  REQUIRE(s.scores.at(0).size() == 3);
+  for (std::size_t k = 0; k < 3; ++k) CHECK(s.scores[0][k] == Approx(1.0 / (1.0 + std::exp(-values[flags[k]]))).margin(1e-5));
+  CHECK(s.tokens.at(0) < static_cast<std::int64_t>(ids.size()));  // the first path's tokens came from the cache
+  TorchPRM fresh = TorchPRM::load(dir.string(), {.convention = RewardConvention::kValueHead, .prefix_cache_tokens = 0});
+  const auto f = fresh.score(std::vector<ScoreRequest>{{&p, t.path(leaf)}});
+  CHECK(f.tokens.at(0) == static_cast<std::int64_t>(ids.size()));
+  for (std::size_t k = 0; k < 3; ++k) CHECK(f.scores[0][k] == Approx(s.scores[0][k]).margin(1e-5));
+  // the same weights saved under a *ForCausalLM architecture load as a value-head PRM when asked
+  {
+    std::ifstream in(dir / "config.json");
+    json cfg = json::parse(in);
+    cfg["architectures"] = {"Qwen2ForCausalLM"};
+    std::ofstream(dir / "config.json") << cfg.dump();
+  }
+  TorchPRM as_lm = TorchPRM::load(dir.string(), vh);
+  const auto l = as_lm.score(std::vector<ScoreRequest>{{&p, t.path(leaf)}});
+  for (std::size_t k = 0; k < 3; ++k) CHECK(l.scores[0][k] == Approx(s.scores[0][k]).margin(1e-5));
+  // no bos_token: a clear error; a causal LM without v_head weights: names the tensor
+  std::ofstream(dir / "tokenizer_config.json") << json{{"bos_token", nullptr}}.dump();
+  CHECK_THROWS_WITH(TorchPRM::load(dir.string(), vh), Catch::Contains("bos_token is not set"));
+  const fs::path lmdir = tiny_folder("vhead_lm", false, 34);
+  CHECK_THROWS_WITH(TorchPRM::load(lmdir.string(), vh), Catch::Contains("v_head.summary.weight"));
+  fs::remove_all(dir);
+  fs::remove_all(lmdir);
+}
+
 TEST_CASE("prefix cache: reuse across calls gives the same samples as no reuse / and is counted", "[torch][runtime][cache]") {
   const fs::path dir = tiny_folder("cache", false, 41);
   TorchGenerator cached = TorchGenerator::load(dir.string());

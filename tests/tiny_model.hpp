@@ -28,16 +28,21 @@ struct Qwen2Shape {
 /// Writes a random Qwen2 folder in Hugging Face layout (config.json, model.safetensors,
 /// tokenizer.json copied from `tokenizer`, tokenizer_config.json with a Qwen chat template):
 /// a causal LM, a Qwen2ForProcessRewardModel when `prm`, or a one-label Qwen2ForSequenceClassification
-/// (an outcome reward model) when `orm`. The model vocabulary (600 by default) is padded past the tokenizer's.
+/// (an outcome reward model) when `orm`, or a Skywork-style value-head PRM (Qwen2ForPrmModel: the LM
+/// weights plus v_head.summary, bos_token in tokenizer_config.json) when `value_head`. The model vocabulary
+/// (600 by default) is padded past the tokenizer's.
 inline fs::path write_tiny_qwen2(const std::string& path, const std::string& tokenizer, bool prm, std::uint64_t seed, bool orm = false,
-                                 const Qwen2Shape& shape = {}) {
+                                 const Qwen2Shape& shape = {}, bool value_head = false) {
   const fs::path dir = path;
   fs::create_directories(dir);
   fs::copy_file(tokenizer, dir / "tokenizer.json", fs::copy_options::overwrite_existing);
-  std::ofstream(dir / "tokenizer_config.json") << json{{"chat_template", kQwenJinja}}.dump();
+  json tok_cfg = {{"chat_template", kQwenJinja}};
+  if (value_head) tok_cfg["bos_token"] = "<|endoftext|>";
+  std::ofstream(dir / "tokenizer_config.json") << tok_cfg.dump();
   const Tokenizer tok = Tokenizer::from_file((dir / "tokenizer.json").string());
   const std::int64_t H = shape.hidden, I = shape.intermediate, V = shape.vocab, nh = shape.heads, nkv = shape.kv_heads, hd = H / nh;
-  json cfg = {{"architectures", {prm ? "Qwen2ForProcessRewardModel" : orm ? "Qwen2ForSequenceClassification" : "Qwen2ForCausalLM"}}, {"model_type", "qwen2"},
+  const char* arch = prm ? "Qwen2ForProcessRewardModel" : orm ? "Qwen2ForSequenceClassification" : value_head ? "Qwen2ForPrmModel" : "Qwen2ForCausalLM";
+  json cfg = {{"architectures", {arch}}, {"model_type", "qwen2"},
               {"hidden_size", H}, {"intermediate_size", I}, {"num_hidden_layers", shape.layers}, {"num_attention_heads", nh},
               {"num_key_value_heads", nkv}, {"vocab_size", V}, {"max_position_embeddings", shape.max_positions}, {"tie_word_embeddings", true},
               {"eos_token_id", *tok.token_to_id("<|im_end|>")}};
@@ -76,6 +81,11 @@ inline fs::path write_tiny_qwen2(const std::string& path, const std::string& tok
     add("score.2.bias", {2}, 0.1);
   }
   if (orm) add("score.weight", {1, H}, 0.3);
+  if (value_head) {
+    add("lm_head.weight", {V, H}, 1.0);  // saved by such checkpoints; the value-head model does not read it
+    add("v_head.summary.weight", {1, H}, 0.3);
+    add("v_head.summary.bias", {1}, 0.1);
+  }
   w.write((dir / "model.safetensors").string());
   return dir;
 }

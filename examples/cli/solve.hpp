@@ -41,6 +41,7 @@ struct SolveArgs {
   std::string system_prompt;
   bool raw_prompt = false;
   std::string prompt_format;  // no chat template: "{question}" replaced (policy and PRM)
+  std::string prm_convention = "qwen-prm";  // qwen-prm | token-pair | outcome | value-head
 };
 
 /// Every option key of every strategy, and the sampling fields.
@@ -197,6 +198,13 @@ inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Js
   } else {
     torch::PrmOptions popt;
     popt.load = {a.device, a.dtype};
+    static const std::map<std::string, torch::RewardConvention> kConventions = {
+        {"qwen-prm", torch::RewardConvention::kQwenPrm}, {"token-pair", torch::RewardConvention::kTokenPair},
+        {"outcome", torch::RewardConvention::kOutcome}, {"value-head", torch::RewardConvention::kValueHead}};
+    const auto conv = kConventions.find(a.prm_convention);
+    TTSEARCH_REQUIRE(conv != kConventions.end(), "--prm-convention must be qwen-prm, token-pair, outcome or value-head (got '{}')",
+                     a.prm_convention);
+    popt.convention = conv->second;
     if (!a.prompt_format.empty()) popt.prompt_format = a.prompt_format;
     auto prm = torch::TorchPRM::load(a.prm, popt);
     results = run_observed(specs, gen, prm, a.trace);

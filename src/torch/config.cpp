@@ -106,6 +106,7 @@ ModelConfig parse_model_config(const Json& j, std::string_view source) {
   if (a.empty() || a.ends_with("ForCausalLM")) c.head = ModelHead::kCausalLM;
   else if (a == "Qwen2ForProcessRewardModel") c.head = ModelHead::kProcessReward;
   else if (a.ends_with("ForSequenceClassification")) c.head = ModelHead::kSequenceClassification;
+  else if (a.ends_with("ForPrmModel")) c.head = ModelHead::kValueHead;
   else fail(source, fmt::format("unsupported architecture \"{}\"", a));
 
   c.hidden_size = positive(j, source, "hidden_size");
@@ -158,7 +159,7 @@ ModelConfig parse_model_config(const Json& j, std::string_view source) {
     if (labels == 0 && j.contains("id2label") && j["id2label"].is_object()) labels = static_cast<std::int64_t>(j["id2label"].size());
     if (labels == 0) labels = c.head == ModelHead::kProcessReward ? 2 : 1;
     if (labels < 1) fail(source, fmt::format("num_labels must be >= 1 (got {})", labels));
-    c.num_labels = labels;
+    c.num_labels = c.head == ModelHead::kValueHead ? 1 : labels;  // a value head is one scalar whatever the config says
   }
   for (auto id : c.eos_token_ids) {
     if (id < 0 || id >= c.vocab_size) fail(source, fmt::format("eos_token_id {} is outside the vocabulary (size {})", id, c.vocab_size));

@@ -143,6 +143,7 @@ TransformerImpl::TransformerImpl(const ModelConfig& c) : config(c) {
     case ModelHead::kSequenceClassification:
       score_linear = register_module("score", nn::Linear(nn::LinearOptions(c.hidden_size, c.num_labels).bias(false)));
       break;
+    case ModelHead::kValueHead: v_head = register_module("v_head", ValueHead(c.hidden_size)); break;
   }
   const auto f = rope_inv_freq(c);
   // a plain member, not a buffer: Module::to(dtype) must not round the RoPE frequencies
@@ -177,6 +178,7 @@ at::Tensor TransformerImpl::lm_logits(const at::Tensor& h) {
 
 at::Tensor TransformerImpl::score_logits(const at::Tensor& h) {
   if (score) return score->forward(h).to(at::kFloat);
+  if (v_head) return v_head->summary(h).to(at::kFloat);
   TTSEARCH_REQUIRE(score_linear, "this model ({}) has no score head", config.architecture);
   return score_linear(h).to(at::kFloat);
 }
@@ -241,9 +243,13 @@ at::Device parse_device_spec(const std::string& spec) {
   return d.kind == DeviceSpec::Kind::kCpu ? at::Device(at::kCPU) : at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(d.index));
 }
 
-LoadedModel load_model(const std::string& dir, const std::string& device, const std::string& dtype_name) {
+LoadedModel load_model(const std::string& dir, const std::string& device, const std::string& dtype_name, std::optional<ModelHead> head) {
   LoadedModel l;
   l.config = load_model_config(dir);
+  if (head && *head != l.config.head) {
+    l.config.head = *head;
+    l.config.num_labels = *head == ModelHead::kCausalLM ? 0 : *head == ModelHead::kProcessReward ? 2 : 1;
+  }
   l.device = parse_device_spec(device);
   const auto dtype = parse_scalar_type(dtype_name);
   TTSEARCH_REQUIRE(!(dtype == at::kHalf && l.device.is_cpu()), "float16 is not supported on CPU by this libtorch; use bfloat16 or float32");

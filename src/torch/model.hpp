@@ -87,6 +87,14 @@ class BackboneImpl : public ::torch::nn::Module {
 };
 TTSEARCH_TORCH_MODULE(Backbone);
 
+/// A value head as trl / Skywork save it: "v_head.summary" = Linear(H, 1) with bias.
+class ValueHeadImpl : public ::torch::nn::Module {
+ public:
+  explicit ValueHeadImpl(std::int64_t hidden) : summary(register_module("summary", ::torch::nn::Linear(hidden, 1))) {}
+  ::torch::nn::Linear summary;
+};
+TTSEARCH_TORCH_MODULE(ValueHead);
+
 /// The whole model: "model.*" backbone plus the head the config names (lm_head, or the PRM /
 /// classifier "score" head).
 class TransformerImpl : public ::torch::nn::Module {
@@ -105,6 +113,7 @@ class TransformerImpl : public ::torch::nn::Module {
   ::torch::nn::Linear lm_head{nullptr};
   ::torch::nn::Sequential score{nullptr};       // PRM: Linear(H,H), ReLU, Linear(H,labels)
   ::torch::nn::Linear score_linear{nullptr};    // sequence classification: Linear(H,labels) without bias
+  ValueHead v_head{nullptr};                    // value-head PRM: v_head.summary
   at::Tensor inv_freq;                          // [rotary_dim/2] fp32
 };
 TTSEARCH_TORCH_MODULE(Transformer);
@@ -130,6 +139,9 @@ struct LoadedModel {
   Transformer model{nullptr};
   at::Device device{at::kCPU};
 };
-LoadedModel load_model(const std::string& dir, const std::string& device, const std::string& dtype);
+/// `head`, when set, replaces the head the config's architecture implies (a value-head PRM saved
+/// with a *ForCausalLM architecture string).
+LoadedModel load_model(const std::string& dir, const std::string& device, const std::string& dtype,
+                       std::optional<ModelHead> head = std::nullopt);
 
 }  // namespace ttsearch::torch::detail

@@ -4,14 +4,18 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <numeric>
+
+#include <nlohmann/json.hpp>
 
 #include "kernels.hpp"
 #include "model.hpp"
 #include "prefix_cache.hpp"
 #include "ttsearch/core/error.hpp"
 #include "ttsearch/torch/chat.hpp"
+#include "ttsearch/torch/config.hpp"
 #include "ttsearch/torch/tokenizer.hpp"
 
 namespace ttsearch::torch {
@@ -64,9 +68,9 @@ struct Loaded : detail::LoadedModel {
   std::optional<ChatTemplate> chat;
 };
 
-Loaded load_folder(const std::string& dir, const LoadOptions& opt, bool need_chat) {
+Loaded load_folder(const std::string& dir, const LoadOptions& opt, bool need_chat, std::optional<ModelHead> head = std::nullopt) {
   Loaded l;
-  static_cast<detail::LoadedModel&>(l) = detail::load_model(dir, opt.device, opt.dtype);
+  static_cast<detail::LoadedModel&>(l) = detail::load_model(dir, opt.device, opt.dtype, head);
   const auto tok = std::filesystem::path(dir) / "tokenizer.json";
   l.tokenizer = Tokenizer::from_file(tok.string());
   TTSEARCH_REQUIRE(l.tokenizer->vocab_size() <= static_cast<std::size_t>(l.config.vocab_size),
@@ -397,6 +401,7 @@ struct TorchPRM::Impl {
   PrmOptions opt;
   std::unique_ptr<detail::PrefixCache> cache;  // keys, values and each position's step score
   std::int32_t tag_id = -1, good_id = -1, bad_id = -1;
+  std::string bos;  // kValueHead: the text every input starts with
 };
 
 TorchPRM::TorchPRM(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -408,8 +413,11 @@ TorchPRM TorchPRM::load(const std::string& dir, const PrmOptions& opt) {
   auto impl = std::make_unique<Impl>();
   impl->opt = opt;
   TTSEARCH_REQUIRE(opt.max_batch_tokens > 0, "max_batch_tokens must be > 0 (got {})", opt.max_batch_tokens);
-  const bool chat = opt.convention != RewardConvention::kTokenPair && !opt.prompt_format;
-  impl->m = load_folder(dir, opt.load, chat);
+  const bool value_head = opt.convention == RewardConvention::kValueHead;
+  const bool chat = opt.convention != RewardConvention::kTokenPair && !value_head && !opt.prompt_format;
+  std::optional<ModelHead> head;
+  if (value_head && load_model_config(dir).head == ModelHead::kCausalLM) head = ModelHead::kValueHead;  // saved as *ForCausalLM
+  impl->m = load_folder(dir, opt.load, chat, head);
   const ModelConfig& c = impl->m.config;
   const Tokenizer& tok = *impl->m.tokenizer;
   auto single = [&](const std::string& text, const char* what) {
@@ -437,6 +445,25 @@ TorchPRM TorchPRM::load(const std::string& dir, const PrmOptions& opt) {
       TTSEARCH_REQUIRE(c.head == ModelHead::kSequenceClassification && c.num_labels == 1,
                        "{}: {} is not a one-label sequence classifier (an outcome reward model)", dir, c.architecture);
       break;
+    case RewardConvention::kValueHead: {
+      TTSEARCH_REQUIRE(c.head == ModelHead::kValueHead, "{}: {} has no value head (v_head.summary)", dir, c.architecture);
+      impl->tag_id = single("\n", "step token");  // Skywork: encode("\n")[-1]
+      const auto path = std::filesystem::path(dir) / "tokenizer_config.json";
+      nlohmann::json j;
+      try {
+        std::ifstream in(path);
+        TTSEARCH_REQUIRE(in.good(), "{}: cannot open (the value-head convention reads bos_token from it)", path.string());
+        j = nlohmann::json::parse(in);
+      } catch (const nlohmann::json::exception& e) {
+        throw InvalidArgument(fmt::format("{}: malformed JSON: {}", path.string(), e.what()));
+      }
+      const auto b = j.contains("bos_token") ? j["bos_token"] : nlohmann::json();
+      if (b.is_string()) impl->bos = b.get<std::string>();
+      if (b.is_object() && b.contains("content") && b["content"].is_string()) impl->bos = b["content"].get<std::string>();
+      TTSEARCH_REQUIRE(!impl->bos.empty(), "{}: bos_token is not set; the value-head (Skywork) convention starts every input with it",
+                       path.string());
+      break;
+    }
   }
   TTSEARCH_REQUIRE(opt.prefix_cache_tokens >= 0, "prefix_cache_tokens must be >= 0 (got {})", opt.prefix_cache_tokens);
   if (opt.prefix_cache_tokens > 0 && opt.convention != RewardConvention::kOutcome) {
@@ -453,8 +480,25 @@ Scoring score_chunk(TorchPRM::Impl& p, std::span<const ScoreRequest> requests) {
   Scoring out;
   if (requests.empty()) return out;
   std::vector<std::vector<std::int32_t>> seqs;
+  std::vector<std::vector<char>> flagged;  // the positions whose score is read
   for (const auto& req : requests) {
     TTSEARCH_REQUIRE(req.problem != nullptr, "score: a request has no problem");
+    if (p.opt.convention == RewardConvention::kValueHead) {  // Skywork: token by token, a flag on each piece's "\n"
+      auto& sq = seqs.emplace_back(p.m.tokenizer->encode(p.bos + req.problem->question + "\n"));
+      auto& fl = flagged.emplace_back(sq.size(), 0);
+      const std::string text = req.path.text();
+      for (std::size_t start = 0;;) {
+        const std::size_t e = text.find('\n', start);
+        const auto piece = p.m.tokenizer->encode(text.substr(start, e == std::string::npos ? std::string::npos : e - start));
+        sq.insert(sq.end(), piece.begin(), piece.end());
+        sq.push_back(p.tag_id);
+        fl.resize(sq.size(), 0);
+        fl.back() = 1;
+        if (e == std::string::npos) break;
+        start = e + 1;
+      }
+      continue;
+    }
     // steps: the path text split on the separator; empty pieces dropped
     const std::string text = req.path.text();
     std::vector<std::string> steps;
@@ -488,19 +532,21 @@ Scoring score_chunk(TorchPRM::Impl& p, std::span<const ScoreRequest> requests) {
       }
     }
     seqs.push_back(p.m.tokenizer->encode(input));
+    flagged.emplace_back(seqs.back().size(), 0);
+    for (std::size_t t = 0; t < seqs.back().size(); ++t) flagged.back()[t] = seqs.back()[t] == p.tag_id;
   }
   const bool tags = p.opt.convention != RewardConvention::kOutcome;
   const std::size_t R = seqs.size();
   if (tags) {  // nothing after the last tag changes a score (causal): cut there, so a path's input prefixes its extensions'
     for (std::size_t r = 0; r < R; ++r) {
       auto& sq = seqs[r];
-      const auto last = std::find(sq.rbegin(), sq.rend(), p.tag_id);
-      if (last == sq.rend()) {
+      const auto last = std::find(flagged[r].rbegin(), flagged[r].rend(), 1);
+      if (last == flagged[r].rend()) {
         throw InvalidArgument(fmt::format("score: path {}: the step tag \"{}\" (id {}) does not occur in the tokenised input "
                                           "(the tokenizer merges it with its neighbours); choose a tag that is a single token",
                                           r, p.opt.step_tag, p.tag_id));
       }
-      sq.resize(static_cast<std::size_t>(sq.rend() - last));
+      sq.resize(static_cast<std::size_t>(flagged[r].rend() - last));
     }
   }
   const auto dev = p.m.device;
@@ -520,7 +566,7 @@ Scoring score_chunk(TorchPRM::Impl& p, std::span<const ScoreRequest> requests) {
       continue;
     }
     for (std::int64_t t = hit; t < n; ++t) {
-      if (seqs[r][static_cast<std::size_t>(t)] == p.tag_id) {
+      if (flagged[r][static_cast<std::size_t>(t)]) {
         flat.push_back(column(t));
         where.emplace_back(r, static_cast<std::size_t>(t));
       }
@@ -545,6 +591,7 @@ Scoring score_chunk(TorchPRM::Impl& p, std::span<const ScoreRequest> requests) {
         break;
       }
       case RewardConvention::kOutcome: values = p.m.model->score_logits(picked).select(1, 0); break;
+      case RewardConvention::kValueHead: values = at::sigmoid(p.m.model->score_logits(picked).select(1, 0)); break;
     }
     const auto cpu = values.contiguous().cpu();
     computed.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());

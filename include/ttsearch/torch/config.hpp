@@ -33,6 +33,7 @@ enum class ModelHead : std::uint8_t {
   kCausalLM,        ///< lm_head (tied to embed_tokens when tie_word_embeddings)
   kProcessReward,   ///< Qwen2ForProcessRewardModel: score.0 (H->H), ReLU, score.2 (H->num_labels)
   kSequenceClassification,  ///< *ForSequenceClassification: score (H->num_labels), read at the last non-pad token
+  kValueHead,       ///< *ForPrmModel (Skywork-o1-Open-PRM): v_head.summary (H->1, with bias), sigmoid at flagged tokens
 };
 
 struct ModelConfig {

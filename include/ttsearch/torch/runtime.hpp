@@ -82,6 +82,9 @@ enum class RewardConvention : unsigned char {
   kTokenPair,  ///< a causal LM (Math-Shepherd style): "{question} {step1} {tag}\n\n{step2} {tag}", P(good) = softmax over
                ///< the logits of the good and bad tokens at each tag (only those two LM-head rows are computed)
   kOutcome,    ///< a sequence classifier (ORM): chat template over question + answer; the score head at the last token
+  kValueHead,  ///< Skywork-o1-Open-PRM (a causal LM plus v_head.summary): bos_token + question + "\n", then the answer split
+               ///< on "\n", each piece's own tokens followed by the "\n" token; sigmoid(value) at those "\n" tokens (a blank
+               ///< line is a piece too, so "\n\n" steps give two scores each, as in Skywork's reference code)
 };
 
 struct PrmOptions {
@@ -91,7 +94,7 @@ struct PrmOptions {
   /// kQwenPrm / kOutcome without a chat template: the input is this text with "{question}" replaced,
   /// then the steps (each followed by the tag) or the answer text. Unset: the model's chat template.
   std::optional<std::string> prompt_format;
-  std::string step_tag = "<extra_0>";   ///< Math-Shepherd: "ки"
+  std::string step_tag = "<extra_0>";   ///< Math-Shepherd: "ки"; not used by kValueHead (always "\n")
   std::string step_separator = "\n\n";
   std::string good_token = "+";         ///< kTokenPair
   std::string bad_token = "-";          ///< kTokenPair
