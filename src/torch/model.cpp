@@ -1,5 +1,6 @@
 #include "model.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "ttsearch/core/error.hpp"
@@ -41,7 +42,7 @@ at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& si
 }  // namespace
 
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& allowed,
-                                  LayerKV* kv) {
+                                  LayerKV* kv, const SharedPrefix* shared, const LayerKV* shared_kv) {
   const auto B = x.size(0), T = x.size(1);
   auto q = q_proj(x).view({B, T, heads, head_dim}).transpose(1, 2);
   auto k = k_proj(x).view({B, T, kv_heads, head_dim}).transpose(1, 2);
@@ -66,16 +67,73 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, co
       kv->v = v;
     }
   }
+  // GQA without copying keys: query head h = j * rep + r reads kv head j, so the queries are viewed
+  // as [B, kv_heads, rep * T, head_dim] against [B, kv_heads, S, head_dim]
   const auto rep = heads / kv_heads;
-  if (rep > 1) {  // GQA: query head h reads kv head h / rep
-    k = k.repeat_interleave(rep, 1);
-    v = v.repeat_interleave(rep, 1);
+  const auto q4 = q.reshape({B, kv_heads, rep * T, head_dim}).to(at::kFloat);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  auto scores = at::matmul(q4, k.to(at::kFloat).transpose(-1, -2)).view({B, kv_heads, rep, T, -1});  // [B,kvh,rep,T,S]
+  auto mask = allowed.unsqueeze(2);                                                                   // [B,1,1,T,S]
+  std::int64_t P = 0;
+  const auto G = shared ? shared->groups() : 0, slots = shared ? shared->slots : 0;
+  // a group's rows stacked: [G, kvh, slots * rep * T, hd] (empty slots read a zero query)
+  auto to_groups = [&](const at::Tensor& rows /*[B,kvh,rep*T,X]*/) {
+    const auto X = rows.size(-1);
+    const auto padded = at::cat({rows, at::zeros({1, kv_heads, rep * T, X}, rows.options())}).index_select(0, shared->pad_index);
+    return padded.view({G, slots, kv_heads, rep * T, X}).permute({0, 2, 1, 3, 4}).reshape({G, kv_heads, slots * rep * T, X});
+  };
+  auto to_rows = [&](const at::Tensor& groups /*[G,kvh,slots*rep*T,X]*/) {
+    const auto X = groups.size(-1);
+    return groups.view({G, kv_heads, slots, rep * T, X}).permute({0, 2, 1, 3, 4}).reshape({G * slots, kv_heads, rep * T, X})
+        .index_select(0, shared->row_slot);
+  };
+  if (shared) {
+    P = shared_kv->k.size(2);
+    const auto s = to_rows(at::matmul(to_groups(q4), shared_kv->k.to(at::kFloat).transpose(-1, -2)));  // [B,kvh,rep*T,P]
+    scores = at::cat({s.view({B, kv_heads, rep, T, P}), scores}, -1);
+    mask = at::cat({shared->row_mask.view({B, 1, 1, 1, P}).expand({B, 1, 1, T, P}), mask}, -1);
   }
-  auto scores = at::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));
-  scores = scores.masked_fill(allowed.logical_not(), std::numeric_limits<float>::lowest());
+  scores = (scores * scale).masked_fill(mask.logical_not(), std::numeric_limits<float>::lowest());
   const auto probs = at::softmax(scores, -1).to(v.scalar_type());
-  const auto out = at::matmul(probs, v).transpose(1, 2).reshape({B, T, heads * head_dim});
-  return o_proj(out);
+  const auto own = probs.narrow(-1, P, probs.size(-1) - P).reshape({B, kv_heads, rep * T, -1});
+  auto out = at::matmul(own, v);  // [B,kvh,rep*T,hd]
+  if (shared) {
+    const auto ps = probs.narrow(-1, 0, P).reshape({B, kv_heads, rep * T, P});
+    auto grouped = at::zeros({G * slots + 1, kv_heads, rep * T, P}, ps.options());
+    grouped.index_copy_(0, shared->row_slot, ps);
+    const auto stacked = grouped.narrow(0, 0, G * slots).view({G, slots, kv_heads, rep * T, P}).permute({0, 2, 1, 3, 4})
+                             .reshape({G, kv_heads, slots * rep * T, P});
+    out = out + to_rows(at::matmul(stacked, shared_kv->v));
+  }
+  return o_proj(out.view({B, kv_heads, rep, T, head_dim}).permute({0, 3, 1, 2, 4}).reshape({B, T, heads * head_dim}));
+}
+
+void SharedPrefix::set_groups(std::vector<std::int64_t> group_of_row, const at::Device& device) {
+  group = std::move(group_of_row);
+  const auto B = static_cast<std::int64_t>(group.size()), G = groups();
+  std::vector<std::int64_t> count(static_cast<std::size_t>(G), 0);
+  for (const auto g : group) {
+    TTSEARCH_CHECK(g >= 0 && g < G, "shared prefix: group {} of {}", g, G);
+    ++count[static_cast<std::size_t>(g)];
+  }
+  slots = std::max<std::int64_t>(1, *std::max_element(count.begin(), count.end()));
+  std::vector<std::int64_t> pad(static_cast<std::size_t>(G * slots), B), slot_of(static_cast<std::size_t>(B));
+  std::fill(count.begin(), count.end(), 0);
+  for (std::int64_t b = 0; b < B; ++b) {
+    const auto g = group[static_cast<std::size_t>(b)];
+    const auto at = g * slots + count[static_cast<std::size_t>(g)]++;
+    pad[static_cast<std::size_t>(at)] = b;
+    slot_of[static_cast<std::size_t>(b)] = at;
+  }
+  pad_index = at::tensor(pad, at::kLong).to(device);
+  row_slot = at::tensor(slot_of, at::kLong).to(device);
+  row_mask = mask.index_select(0, at::tensor(group, at::kLong).to(device));
+}
+
+void SharedPrefix::select_rows(const std::vector<std::int64_t>& rows, const at::Device& device) {
+  std::vector<std::int64_t> kept;
+  for (const auto r : rows) kept.push_back(group.at(static_cast<std::size_t>(r)));
+  set_groups(std::move(kept), device);
 }
 
 void KVCache::reserve(std::int64_t extra) {
@@ -94,7 +152,9 @@ void KVCache::reserve(std::int64_t extra) {
   }
 }
 
-void KVCache::select_rows(const at::Tensor& rows) {
+void KVCache::select_rows(const std::vector<std::int64_t>& host_rows, const at::Device& device) {
+  const auto rows = at::tensor(host_rows, at::kLong).to(device);
+  if (shared) shared->select_rows(host_rows, device);
   for (auto& l : layers) {
     if (!l.k.defined()) continue;
     l.k = l.k.index_select(0, rows);
@@ -118,8 +178,8 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
 }
 
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& allowed,
-                                     LayerKV* kv) {
-  const auto h = x + self_attn(input_layernorm(x), cos, sin, allowed, kv);
+                                     LayerKV* kv, const SharedPrefix* shared, const LayerKV* shared_kv) {
+  const auto h = x + self_attn(input_layernorm(x), cos, sin, allowed, kv, shared, shared_kv);
   return h + mlp(post_attention_layernorm(h));
 }
 
@@ -166,7 +226,9 @@ at::Tensor TransformerImpl::hidden(const at::Tensor& ids, const at::Tensor& posi
   const auto allowed = causal.unsqueeze(0).unsqueeze(0) & key_mask.to(at::kBool).unsqueeze(1).unsqueeze(1);  // [B,1,T,S]
   if (cache && cache->layers.empty()) cache->layers.resize(static_cast<std::size_t>(config.num_hidden_layers));
   for (std::size_t l = 0; l < model->layers->size(); ++l) {
-    x = model->layers[l]->as<DecoderLayer>()->forward(x, cos, sin, allowed, cache ? &cache->layers[l] : nullptr);
+    const SharedPrefix* shared = cache ? cache->shared.get() : nullptr;
+    x = model->layers[l]->as<DecoderLayer>()->forward(x, cos, sin, allowed, cache ? &cache->layers[l] : nullptr, shared,
+                                                      shared ? &shared->layers[l] : nullptr);
   }
   return model->norm(x);
 }

@@ -31,14 +31,37 @@ struct LayerKV {
   [[nodiscard]] std::int64_t length() const { return !k.defined() ? 0 : used >= 0 ? used : k.size(2); }
 };
 
-/// A dense KV cache for one batch (prefix sharing comes from the runtime's prefix cache).
-struct KVCache {
+/// Keys and values that several batch rows read without a copy: group g's prefix (the prompt all
+/// samples of one request share), per layer [G, kv_heads, P, head_dim], with its key mask [G, P].
+/// Attention reads it with the queries of a group's rows stacked into one matrix product (a
+/// "cascade" of shared-prefix and per-row attention combined in one softmax), so forking n samples
+/// copies nothing of their prefix and reads it once per group instead of once per row.
+struct SharedPrefix {
   std::vector<LayerKV> layers;
+  at::Tensor mask;  // [G, P] bool
+  /// Assigns each batch row its group (host values; rows of a group need not be adjacent).
+  void set_groups(std::vector<std::int64_t> group_of_row, const at::Device& device);
+  /// Keeps the batch rows `rows` (host indices), in that order.
+  void select_rows(const std::vector<std::int64_t>& rows, const at::Device& device);
+  [[nodiscard]] std::int64_t groups() const { return mask.size(0); }
+
+  std::vector<std::int64_t> group;  // [B]: each row's group
+  std::int64_t slots = 0;           // the most rows any group has
+  at::Tensor pad_index;             // [G * slots]: the row in (group, slot), or B for an empty slot
+  at::Tensor row_slot;              // [B]: row b's (group * slots + slot)
+  at::Tensor row_mask;              // [B, P]: the group mask of each row
+};
+
+/// A dense KV cache for one batch (prefix sharing across calls comes from the runtime's prefix
+/// cache; within a call, from `shared`).
+struct KVCache {
+  std::vector<LayerKV> layers;  // per row: the positions after the shared prefix
+  std::shared_ptr<SharedPrefix> shared;
   [[nodiscard]] std::int64_t length() const { return layers.empty() ? 0 : layers[0].length(); }
   /// Room for `extra` more positions without reallocating (decode appends in place).
   void reserve(std::int64_t extra);
-  /// Keeps the batch rows `rows` (int64 indices on the cache's device), in that order.
-  void select_rows(const at::Tensor& rows);
+  /// Keeps the batch rows `rows` (host indices), in that order (the shared prefix is not copied).
+  void select_rows(const std::vector<std::int64_t>& rows, const at::Device& device);
 };
 
 class RMSNormImpl : public ::torch::nn::Module {
@@ -53,8 +76,10 @@ TTSEARCH_TORCH_MODULE(RMSNorm);
 class AttentionImpl : public ::torch::nn::Module {
  public:
   explicit AttentionImpl(const ModelConfig& c);
-  /// x [B,T,H]; cos/sin [B,T,rotary_dim]; allowed [B,1,T,S] bool. Appends to `kv` when given.
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& allowed, LayerKV* kv);
+  /// x [B,T,H]; cos/sin [B,T,rotary_dim]; allowed [B,1,T,S] bool. Appends to `kv` when given;
+  /// also reads `shared_kv` (this layer of `shared`) before the row's own keys when given.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& allowed, LayerKV* kv,
+                     const SharedPrefix* shared = nullptr, const LayerKV* shared_kv = nullptr);
   ::torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   std::int64_t heads, kv_heads, head_dim, rotary_dim;
 };
@@ -71,7 +96,8 @@ TTSEARCH_TORCH_MODULE(Mlp);
 class DecoderLayerImpl : public ::torch::nn::Module {
  public:
   explicit DecoderLayerImpl(const ModelConfig& c);
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& allowed, LayerKV* kv);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& allowed, LayerKV* kv,
+                     const SharedPrefix* shared = nullptr, const LayerKV* shared_kv = nullptr);
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};
   Mlp mlp{nullptr};

@@ -142,12 +142,21 @@ Prefill prefill_cached(detail::Transformer& model, detail::PrefixCache* pc, cons
   return f;
 }
 
-/// The keys and values of row `b` at its valid (unmasked) positions, per layer.
+/// The keys and values of row `b` at its valid (unmasked) positions, per layer: its group's shared
+/// prefix (when the cache has one) followed by the row's own positions.
 void row_kv(const detail::KVCache& cache, const at::Tensor& mask_row, std::int64_t b, std::vector<at::Tensor>& k, std::vector<at::Tensor>& v) {
   const auto cols = mask_row.nonzero().squeeze(1);
-  for (const auto& layer : cache.layers) {
-    k.push_back(layer.k[b].index_select(1, cols));
-    v.push_back(layer.v[b].index_select(1, cols));
+  const detail::SharedPrefix* shared = cache.shared.get();
+  const std::int64_t g = shared ? shared->group.at(static_cast<std::size_t>(b)) : 0;
+  const at::Tensor shared_cols = shared ? shared->mask[g].nonzero().squeeze(1) : at::Tensor();
+  for (std::size_t l = 0; l < cache.layers.size(); ++l) {
+    auto lk = cache.layers[l].k[b].index_select(1, cols), lv = cache.layers[l].v[b].index_select(1, cols);
+    if (shared) {
+      lk = at::cat({shared->layers[l].k[g].index_select(1, shared_cols), lk}, 1);
+      lv = at::cat({shared->layers[l].v[g].index_select(1, shared_cols), lv}, 1);
+    }
+    k.push_back(lk);
+    v.push_back(lv);
   }
 }
 
@@ -242,7 +251,6 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     const auto n = static_cast<std::int64_t>(ctx[r].size());
     out.usage.push_back({n * requests[r].num_samples, pre.hits[r].length + n * (requests[r].num_samples - 1)});
   }
-  detail::KVCache& cache = pre.cache;
   const at::Tensor& h = pre.hidden;
   const at::Tensor& prefill_mask = pre.mask;
   const auto first_logits = g.m.model->lm_logits(h.select(1, -1));  // [R,V], on the device
@@ -266,11 +274,20 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     }
   }
   const auto index = at::tensor(row_of, at::kLong).to(g.m.device);
-  for (auto& layer : cache.layers) {
-    layer.k = layer.k.index_select(0, index);
-    layer.v = layer.v.index_select(0, index);
+  // the prefill's keys and values stay one copy per request, read by all its samples as a shared
+  // prefix (forking n samples copies nothing of it); each row caches only its own new tokens
+  detail::KVCache cache;
+  cache.shared = std::make_shared<detail::SharedPrefix>();
+  cache.shared->layers = std::move(pre.cache.layers);
+  cache.shared->mask = prefill_mask;
+  cache.shared->set_groups(row_of, dev);
+  for (const auto& layer : cache.shared->layers) {
+    auto sizes = layer.k.sizes().vec();
+    sizes[0] = static_cast<std::int64_t>(seqs.size());
+    sizes[2] = 0;
+    cache.layers.push_back({at::empty(sizes, layer.k.options()), at::empty(sizes, layer.v.options()), 0});
   }
-  at::Tensor key_mask = prefill_mask.index_select(0, index);
+  at::Tensor key_mask = at::empty({static_cast<std::int64_t>(seqs.size()), 0}, prefill_mask.options());
   const auto V = g.m.config.vocab_size;
   // model vocabularies are padded past the tokenizer (Qwen2.5: 151936 vs 151665): never sample an id without a token
   const auto sampled = static_cast<std::size_t>(std::min<std::int64_t>(V, static_cast<std::int64_t>(g.m.tokenizer->vocab_size())));
@@ -360,9 +377,8 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
           next.push_back(row_seq[b]);
         }
       }
-      const auto rows = at::tensor(kept, at::kLong).to(dev);
-      cache.select_rows(rows);
-      key_mask = key_mask.index_select(0, rows);
+      cache.select_rows(kept, dev);
+      key_mask = key_mask.index_select(0, at::tensor(kept, at::kLong).to(dev));
       row_seq = std::move(next);
     }
     const auto B = static_cast<std::int64_t>(row_seq.size());
