@@ -25,3 +25,16 @@ TEST_CASE("cuda devices resolve only when present", "[torch][cuda]") {
   CHECK(resolve_device("cuda:0").kind == DeviceSpec::Kind::kCuda);
   CHECK_THROWS_WITH(resolve_device(fmt::format("cuda:{}", cuda_device_count())), Catch::Contains("CUDA device(s)"));
 }
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+
+TEST_CASE("keep_freed_memory: a 20 MiB block comes from the reusable heap - not a fresh mmap", "[torch]") {
+  REQUIRE(keep_freed_memory());
+  const auto before = mallinfo2().hblks;  // blocks currently served by mmap
+  void* p = std::malloc(20u << 20);
+  REQUIRE(p != nullptr);
+  CHECK(mallinfo2().hblks == before);
+  std::free(p);
+}
+#endif

@@ -31,6 +31,7 @@ CausalLM::~CausalLM() = default;
 
 CausalLM CausalLM::load(const std::string& dir, const LoadOptions& opt) {
   auto impl = std::make_unique<Impl>();
+  if (opt.tune_malloc) keep_freed_memory();
   auto loaded = detail::load_model(dir, opt.device, opt.dtype);
   impl->config = std::move(loaded.config);
   impl->model = loaded.model;

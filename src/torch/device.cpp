@@ -4,6 +4,9 @@
 
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -53,6 +56,15 @@ DeviceSpec resolve_device(std::string_view spec) {
     }
   }
   return d;
+}
+
+bool keep_freed_memory() {
+#if defined(__GLIBC__)
+  static const bool done = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
+  return done;
+#else
+  return false;
+#endif
 }
 
 void set_num_threads(int n) {

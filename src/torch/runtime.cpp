@@ -70,6 +70,7 @@ struct Loaded : detail::LoadedModel {
 
 Loaded load_folder(const std::string& dir, const LoadOptions& opt, bool need_chat, std::optional<ModelHead> head = std::nullopt) {
   Loaded l;
+  if (opt.tune_malloc) keep_freed_memory();
   static_cast<detail::LoadedModel&>(l) = detail::load_model(dir, opt.device, opt.dtype, head);
   const auto tok = std::filesystem::path(dir) / "tokenizer.json";
   l.tokenizer = Tokenizer::from_file(tok.string());
@@ -279,6 +280,10 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
   detail::KVCache cache;
   cache.shared = std::make_shared<detail::SharedPrefix>();
   cache.shared->layers = std::move(pre.cache.layers);
+  for (auto& layer : cache.shared->layers) {  // a fresh prefill's keys are a transposed view: make them one block, once
+    layer.k = layer.k.contiguous();
+    layer.v = layer.v.contiguous();
+  }
   cache.shared->mask = prefill_mask;
   cache.shared->set_groups(row_of, dev);
   for (const auto& layer : cache.shared->layers) {

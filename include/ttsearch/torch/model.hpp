@@ -15,6 +15,7 @@ namespace ttsearch::torch {
 struct LoadOptions {
   std::string device = "cpu";    ///< cpu, cuda, cuda:N
   std::string dtype = "float32"; ///< float32, bfloat16 or float16 (float16 matmul is not available on CPU)
+  bool tune_malloc = true;       ///< call keep_freed_memory() (device.hpp): glibc reuses freed tensor memory
 };
 
 class CausalLM {
