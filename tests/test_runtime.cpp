@@ -73,6 +73,24 @@ TEST_CASE("sampler: greedy / temperature / top-k / top-p / min-p distributions",
   f = freq(p);
   CHECK(f[0] == 0);
   CHECK(f[2] == Approx(0.6).margin(0.01));
+  const std::vector<float> broken = {0.0f, std::nanf(""), 1.0f};
+  CHECK_THROWS_WITH(sample_token(broken, p, rng), Catch::Contains("no distribution"));
+}
+
+TEST_CASE("TorchGenerator: a model whose logits are NaN fails naming the request", "[torch][runtime]") {
+  ttsearch::testing::Qwen2Shape nan_weights;
+  nan_weights.scale = std::nan("");
+  const fs::path dir = ttsearch::testing::write_tiny_qwen2(
+      (fs::temp_directory_path() / ("ttsearch_rt_nan_" + std::to_string(::getpid()))).string(), kData + "/tokenizer/qwen2.tokenizer.json",
+      false, 3, false, nan_weights);
+  TorchGenerator gen = TorchGenerator::load(dir.string());
+  Problem p{.id = "p1", .question = "What is 7 + 5?", .reference = "12"};
+  SearchTree t;
+  SamplingParams sp;
+  sp.max_tokens = 4;
+  CHECK_THROWS_WITH(gen.generate(std::vector<GenerateRequest>{request(p, t, 0, 2, sp, 1)}),
+                    Catch::Contains("logits for a sample of request 0 have no distribution"));
+  fs::remove_all(dir);
 }
 
 TEST_CASE("TorchGenerator: batch independence / stop strings / EOS / max tokens / token ids", "[torch][runtime]") {

@@ -84,16 +84,25 @@ inline void sample_rows_cpu(const void* logits, ScalarType type, std::int64_t ro
             total += w[v];
           }
         }
-        std::sort(sorted.begin(), sorted.end(), std::greater<>());
+        // walk the largest logits in order until the mass reaches top_p; only the first `head`
+        // are put in order (doubling until the nucleus fits: a nucleus is usually small)
         const double target = static_cast<double>(p.top_p) * total;
-        double cum = 0;
-        for (std::size_t i = 0; i < sorted.size(); ++i) {
-          cum += std::exp((sorted[i] - m) / p.temperature);
-          const bool group_ends = i + 1 == sorted.size() || sorted[i + 1] != sorted[i];
-          if (group_ends && cum >= target) {
-            threshold = sorted[i];
-            break;
+        for (std::size_t head = std::min<std::size_t>(256, sorted.size());; head = std::min(2 * head, sorted.size())) {
+          const auto mid = sorted.begin() + static_cast<std::ptrdiff_t>(head);
+          if (head < sorted.size()) std::nth_element(sorted.begin(), mid - 1, sorted.end(), std::greater<>());
+          std::sort(sorted.begin(), mid, std::greater<>());
+          double cum = 0;
+          bool found = false;
+          for (std::size_t i = 0; i < head && !found; ++i) {
+            cum += std::exp((sorted[i] - m) / p.temperature);
+            // a group of equal logits must be whole: at the last ordered element, only when nothing follows
+            const bool group_ends = i + 1 < head ? sorted[i + 1] != sorted[i] : head == sorted.size();
+            if (group_ends && cum >= target) {
+              threshold = sorted[i];
+              found = true;
+            }
           }
+          if (found || head == sorted.size()) break;
         }
       }
       auto kept = [&](std::size_t v) { return x[v] >= threshold && w[v] >= p.min_p; };

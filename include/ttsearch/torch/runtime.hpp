@@ -37,7 +37,10 @@
 namespace ttsearch::torch {
 
 /// Samples one token id from `logits` (fp32, one row) with the params' temperature / top-k /
-/// top-p / min-p; temperature 0 is argmax (ties: lowest id). Deterministic for the Rng state.
+/// top-p / min-p by the rule of cuda::sample_rows_cpu (include/ttsearch/cuda/sampling.hpp: ties at
+/// the top-k / top-p boundary kept, inverse CDF in id order); temperature 0 is argmax (ties: lowest
+/// id). Draws one number from `rng` when sampling. Throws InvalidArgument when the logits have no
+/// distribution (NaN, +inf, all -inf).
 std::int32_t sample_token(std::span<const float> logits, const SamplingParams& params, Rng& rng);
 
 struct GeneratorOptions {
