@@ -77,6 +77,57 @@ TEST_CASE("sampler: greedy / temperature / top-k / top-p / min-p distributions",
   CHECK_THROWS_WITH(sample_token(broken, p, rng), Catch::Contains("no distribution"));
 }
 
+TEST_CASE("TorchGenerator::logprobs: a generated step's own log-prob / the model's log-softmax / cached or not", "[torch][runtime]") {
+  const fs::path dir = tiny_folder("logprobs", false, 12);
+  TorchGenerator gen = TorchGenerator::load(dir.string());
+  Problem p{.id = "p1", .question = "What is 7 + 5?", .reference = "12"};
+  SearchTree t;
+  SamplingParams hot;
+  hot.temperature = 1.0;
+  hot.max_tokens = 6;
+  hot.stop.clear();
+  const auto g = gen.generate(std::vector<GenerateRequest>{request(p, t, 0, 3, hot, 9)});
+  std::vector<LogprobRequest> reqs;
+  for (const Step& st : g.outputs[0]) reqs.push_back({.problem = &p, .prefix = t.path(0), .text = {}, .token_ids = st.token_ids});
+  const auto warm = gen.logprobs(reqs);  // the prompt comes from the prefix cache
+  REQUIRE(warm.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(warm[i].token_ids == g.outputs[0][i].token_ids);
+    CHECK(warm[i].total == Approx(g.outputs[0][i].logprob).margin(1e-4));
+  }
+  // a text continuation after a one-step prefix, against log_softmax of CausalLM's full logits
+  Step first;
+  first.text = "Step 1:";
+  const NodeId node = t.add_child(0, first);
+  const std::string cont = " 7 + 5 = 12";
+  gen.clear_cache();
+  const auto cold = gen.logprobs(std::vector<LogprobRequest>{{.problem = &p, .prefix = t.path(node), .text = cont}});
+  const Tokenizer tok = Tokenizer::from_file((dir / "tokenizer.json").string());
+  std::vector<std::int32_t> seq = gen.prompt_ids(p);
+  const auto step_ids = tok.encode(first.text), cont_ids = tok.encode(cont);
+  seq.insert(seq.end(), step_ids.begin(), step_ids.end());
+  const auto n0 = seq.size();
+  seq.insert(seq.end(), cont_ids.begin(), cont_ids.end());
+  const CausalLM lm = CausalLM::load(dir.string());
+  const auto logits = lm.logits(seq);
+  const auto V = static_cast<std::size_t>(lm.config().vocab_size), sampled = tok.vocab_size();
+  REQUIRE(cold.at(0).token_logprobs.size() == cont_ids.size());
+  for (std::size_t i = n0; i < seq.size(); ++i) {
+    const float* row = logits.data() + (i - 1) * V;
+    double m = row[0], z = 0;
+    for (std::size_t k = 0; k < sampled; ++k) m = std::max<double>(m, row[k]);
+    for (std::size_t k = 0; k < sampled; ++k) z += std::exp(row[k] - m);
+    CHECK(cold[0].token_logprobs[i - n0] == Approx(row[static_cast<std::size_t>(seq[i])] - m - std::log(z)).margin(1e-4));
+  }
+  const auto again = gen.logprobs(std::vector<LogprobRequest>{{.problem = &p, .prefix = t.path(node), .text = cont}});
+  CHECK(again[0].total == Approx(cold[0].total).margin(1e-5));
+  CHECK_THROWS_WITH(gen.logprobs(std::vector<LogprobRequest>{{.problem = &p, .prefix = t.path(0), .text = ""}}),
+                    Catch::Contains("empty continuation"));
+  CHECK_THROWS_WITH(gen.logprobs(std::vector<LogprobRequest>{{.problem = &p, .prefix = t.path(0), .text = {}, .token_ids = {1 << 20}}}),
+                    Catch::Contains("not in the vocabulary"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("TorchGenerator: a model whose logits are NaN fails naming the request", "[torch][runtime]") {
   ttsearch::testing::Qwen2Shape nan_weights;
   nan_weights.scale = std::nan("");

@@ -13,7 +13,7 @@ cuda::ScalarType scalar_type(const at::Tensor& t) {
     case at::kFloat: return cuda::ScalarType::kFloat32;
     case at::kBFloat16: return cuda::ScalarType::kBFloat16;
     case at::kHalf: return cuda::ScalarType::kFloat16;
-    default: throw InvalidArgument(fmt::format("sample_rows: logits of type {} (expected float32, bfloat16 or float16)", c10::toString(t.scalar_type())));
+    default: throw InvalidArgument(fmt::format("logits of type {} (expected float32, bfloat16 or float16)", c10::toString(t.scalar_type())));
   }
 }
 
@@ -53,6 +53,38 @@ void sample_rows(const at::Tensor& logits, std::int64_t vocab, std::span<const c
     const at::Tensor host = x.cpu();
     cuda::sample_rows_cpu(host.data_ptr(), scalar_type(host), rows, vocab, host.stride(0), params.data(), tokens.data(), logprobs.data());
   }
+}
+
+at::Tensor target_logprobs(const at::Tensor& hidden, const at::Tensor& weight, std::int64_t vocab, std::span<const std::int32_t> targets) {
+  const auto n = hidden.size(0);
+  TTSEARCH_CHECK(hidden.dim() == 2 && static_cast<std::int64_t>(targets.size()) == n && vocab <= weight.size(0) && weight.size(1) == hidden.size(1),
+                 "target_logprobs: {} rows, {} targets, vocabulary {} of {}", n, targets.size(), vocab, weight.size(0));
+  const auto w = weight.narrow(0, 0, vocab);
+  const auto t_host = at::tensor(std::vector<std::int32_t>(targets.begin(), targets.end()), at::kInt);
+#ifdef TTSEARCH_HAVE_CUDA_KERNELS
+  if (hidden.is_cuda()) {
+    const auto t = t_host.to(hidden.device());
+    auto out = at::empty({n}, hidden.options().dtype(at::kFloat));
+    if (weight.scalar_type() == at::kFloat) {
+      const auto h = hidden.to(at::kFloat).contiguous(), wc = w.contiguous();
+      cuda::lm_head_logprobs_cuda(h.data_ptr<float>(), wc.data_ptr<float>(), n, h.size(1), vocab, t.data_ptr<std::int32_t>(),
+                                  out.data_ptr<float>());
+    } else {
+      const auto logits = at::matmul(hidden, w.t()).contiguous();  // [n, vocab] in the model's dtype, read once
+      cuda::log_softmax_gather_cuda(logits.data_ptr(), scalar_type(logits), n, vocab, vocab, t.data_ptr<std::int32_t>(), out.data_ptr<float>());
+    }
+    return out;
+  }
+#endif
+  constexpr std::int64_t kChunk = 128;  // bounds the [chunk, vocab] logits
+  std::vector<at::Tensor> parts;
+  const auto t = t_host.to(at::kLong).to(hidden.device());
+  for (std::int64_t i = 0; i < n; i += kChunk) {
+    const auto c = std::min(kChunk, n - i);
+    const auto logits = at::matmul(hidden.narrow(0, i, c), w.t()).to(at::kFloat);
+    parts.push_back(at::log_softmax(logits, -1).gather(1, t.narrow(0, i, c).unsqueeze(1)).squeeze(1));
+  }
+  return at::cat(parts);
 }
 
 at::Tensor pair_scores(const at::Tensor& hidden, const at::Tensor& good, const at::Tensor& bad, float bias_good, float bias_bad) {

@@ -26,4 +26,10 @@ void sample_rows(const at::Tensor& logits, std::int64_t vocab, std::span<const c
 /// layer of a 2-class head). One kernel on CUDA; libtorch ops elsewhere.
 at::Tensor pair_scores(const at::Tensor& hidden, const at::Tensor& good, const at::Tensor& bad, float bias_good, float bias_bad);
 
+/// log_softmax(hidden . weight[:vocab]^T)[targets] per row of hidden [n, d] (fp32 out, on hidden's
+/// device), without [n, vocab] log-softmax output: on CUDA the fused LM-head kernel (fp32 weight:
+/// O(n + vocab x d) memory) or LM-head logits + the fused log-softmax + gather (bf16 / fp16); on CPU
+/// libtorch in chunks of rows.
+at::Tensor target_logprobs(const at::Tensor& hidden, const at::Tensor& weight, std::int64_t vocab, std::span<const std::int32_t> targets);
+
 }  // namespace ttsearch::torch::detail

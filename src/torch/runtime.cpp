@@ -93,13 +93,14 @@ struct Prefill {
 };
 
 Prefill prefill_cached(detail::Transformer& model, detail::PrefixCache* pc, const std::vector<std::vector<std::int32_t>>& ctx,
-                       const at::Device& dev) {
+                       const at::Device& dev, const std::vector<std::int64_t>* max_hit = nullptr) {
   Prefill f;
   const auto R = static_cast<std::int64_t>(ctx.size());
   const auto L = model->config.num_hidden_layers;
   f.hits.resize(ctx.size());
   for (std::size_t r = 0; r < ctx.size(); ++r) {
-    if (pc) f.hits[r] = pc->match(ctx[r], static_cast<std::int64_t>(ctx[r].size()) - 1);
+    const auto limit = max_hit ? (*max_hit)[r] : static_cast<std::int64_t>(ctx[r].size()) - 1;
+    if (pc && limit > 0) f.hits[r] = pc->match(ctx[r], limit);
     f.P = std::max(f.P, f.hits[r].length);
     f.S = std::max(f.S, static_cast<std::int64_t>(ctx[r].size()) - f.hits[r].length);
   }
@@ -211,25 +212,32 @@ void TorchGenerator::clear_cache() {
   if (impl_->cache) impl_->cache = std::make_unique<detail::PrefixCache>(impl_->opt.prefix_cache_tokens);
 }
 
+namespace {
+
+/// A request's context: prompt + the prefix's token ids (re-tokenised only when a step has none).
+std::vector<std::int32_t> context_ids(TorchGenerator::Impl& g, const Problem* problem, const PathView& prefix, std::size_t r,
+                                      const char* what) {
+  TTSEARCH_REQUIRE(problem != nullptr, "{}: request {} has no problem", what, r);
+  std::vector<std::int32_t> ctx = g.prompt(*problem);
+  for (const Step& s : prefix) {
+    const auto ids = s.token_ids.empty() ? g.m.tokenizer->encode(s.text) : s.token_ids;
+    ctx.insert(ctx.end(), ids.begin(), ids.end());
+  }
+  TTSEARCH_REQUIRE(static_cast<std::int64_t>(ctx.size()) < g.m.config.max_position_embeddings,
+                   "{}: context of {} tokens exceeds max_position_embeddings {}", what, ctx.size(), g.m.config.max_position_embeddings);
+  return ctx;
+}
+
+}  // namespace
+
 Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
   Impl& g = *impl_;
   ::torch::InferenceMode guard;
   Generation out;
   out.outputs.resize(requests.size());
   if (requests.empty()) return out;
-  // contexts: prompt + the prefix's token ids (re-tokenised only when a step has none)
   std::vector<std::vector<std::int32_t>> ctx(requests.size());
-  for (std::size_t r = 0; r < requests.size(); ++r) {
-    const auto& req = requests[r];
-    TTSEARCH_REQUIRE(req.problem != nullptr, "generate: request {} has no problem", r);
-    ctx[r] = g.prompt(*req.problem);
-    for (const Step& s : req.prefix) {
-      const auto ids = s.token_ids.empty() ? g.m.tokenizer->encode(s.text) : s.token_ids;
-      ctx[r].insert(ctx[r].end(), ids.begin(), ids.end());
-    }
-    TTSEARCH_REQUIRE(static_cast<std::int64_t>(ctx[r].size()) < g.m.config.max_position_embeddings,
-                     "generate: context of {} tokens exceeds max_position_embeddings {}", ctx[r].size(), g.m.config.max_position_embeddings);
-  }
+  for (std::size_t r = 0; r < requests.size(); ++r) ctx[r] = context_ids(g, requests[r].problem, requests[r].prefix, r, "generate");
   // one batched prefill of every context's uncached suffix
   // a continuation stops at the model's context length (finish "length"), like vLLM's max_model_len
   std::vector<std::int64_t> cap(requests.size());
@@ -411,6 +419,60 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     step.logprob = s.logprob;
     step.finish = s.finish;
     out.outputs[s.req].push_back(std::move(step));
+  }
+  return out;
+}
+
+std::vector<LogprobResult> TorchGenerator::logprobs(std::span<const LogprobRequest> requests) {
+  Impl& g = *impl_;
+  ::torch::InferenceMode guard;
+  std::vector<LogprobResult> out(requests.size());
+  if (requests.empty()) return out;
+  std::vector<std::vector<std::int32_t>> seqs(requests.size());
+  std::vector<std::int64_t> ctx_len(requests.size()), max_hit(requests.size());
+  std::int64_t longest = 0;
+  for (std::size_t r = 0; r < requests.size(); ++r) {
+    const auto& req = requests[r];
+    seqs[r] = context_ids(g, req.problem, req.prefix, r, "logprobs");
+    ctx_len[r] = static_cast<std::int64_t>(seqs[r].size());
+    out[r].token_ids = req.token_ids.empty() ? g.m.tokenizer->encode(req.text) : req.token_ids;
+    TTSEARCH_REQUIRE(!out[r].token_ids.empty(), "logprobs: request {} has an empty continuation", r);
+    for (const auto id : out[r].token_ids) {
+      TTSEARCH_REQUIRE(id >= 0 && static_cast<std::size_t>(id) < g.m.tokenizer->vocab_size(), "logprobs: request {}: token id {} is not in the vocabulary",
+                       r, id);
+    }
+    seqs[r].insert(seqs[r].end(), out[r].token_ids.begin(), out[r].token_ids.end());
+    TTSEARCH_REQUIRE(static_cast<std::int64_t>(seqs[r].size()) <= g.m.config.max_position_embeddings,
+                     "logprobs: request {}: {} tokens exceed max_position_embeddings {}", r, seqs[r].size(), g.m.config.max_position_embeddings);
+    max_hit[r] = ctx_len[r] - 1;  // the last context token must be computed: its hidden state predicts the first token
+    longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(seqs[r].size()));
+  }
+  if (static_cast<std::int64_t>(requests.size()) * longest > g.opt.max_batch_tokens) {
+    throw CapacityExceeded(fmt::format("logprobs: {} sequences x {} positions exceed max_batch_tokens {}", requests.size(), longest,
+                                       g.opt.max_batch_tokens));
+  }
+  const auto dev = g.m.device;
+  Prefill pre = prefill_cached(g.m.model, g.cache.get(), seqs, dev, &max_hit);
+  // the hidden state at position t predicts token t + 1: rows ctx_len - 1 .. n - 2 of each sequence
+  std::vector<std::int64_t> rows;
+  std::vector<std::int32_t> targets;
+  for (std::size_t r = 0; r < seqs.size(); ++r) {
+    const auto n = static_cast<std::int64_t>(seqs[r].size()), hit = pre.hits[r].length;
+    for (std::int64_t t = ctx_len[r] - 1; t + 1 < n; ++t) {
+      rows.push_back(static_cast<std::int64_t>(r) * pre.S + pre.S - (n - hit) + (t - hit));
+      targets.push_back(seqs[r][static_cast<std::size_t>(t + 1)]);
+    }
+  }
+  const auto hidden = pre.hidden.reshape({-1, pre.hidden.size(-1)}).index_select(0, at::tensor(rows, at::kLong).to(dev));
+  const auto vocab = std::min<std::int64_t>(g.m.config.vocab_size, static_cast<std::int64_t>(g.m.tokenizer->vocab_size()));
+  const at::Tensor lp = detail::target_logprobs(hidden, g.m.model->lm_head->weight, vocab, targets);
+  const auto host = lp.to(at::kFloat).contiguous().cpu();
+  std::size_t k = 0;
+  for (auto& res : out) {
+    for (std::size_t i = 0; i < res.token_ids.size(); ++i, ++k) {
+      res.token_logprobs.push_back(host.data_ptr<float>()[k]);
+      res.total += res.token_logprobs.back();
+    }
   }
   return out;
 }

@@ -58,6 +58,20 @@ struct GeneratorOptions {
   std::int64_t max_batch_tokens = 1 << 22;
 };
 
+/// A continuation to score: log p(continuation | prompt + prefix), token by token.
+struct LogprobRequest {
+  const Problem* problem = nullptr;
+  PathView prefix;                          ///< the steps before the continuation
+  std::string text;                         ///< the continuation (tokenised) ...
+  std::vector<std::int32_t> token_ids = {};  ///< ... or its token ids (used when not empty)
+};
+
+struct LogprobResult {
+  std::vector<std::int32_t> token_ids;
+  std::vector<float> token_logprobs;  ///< log_softmax at temperature 1 over the sampled vocabulary
+  double total = 0;                   ///< their sum (what Step::logprob is for a generated step)
+};
+
 class TorchGenerator {
  public:
   /// Loads a causal LM folder (config.json, weights, tokenizer.json, tokenizer_config.json).
@@ -67,6 +81,11 @@ class TorchGenerator {
   ~TorchGenerator();
 
   Generation generate(std::span<const GenerateRequest> requests);
+  /// Scores given continuations in one batched forward (the prompt and prefix served from the
+  /// prefix cache when cached). Only the continuation positions' hidden states go through the LM
+  /// head: on CUDA the fused LM-head log-prob kernel (fp32 weights) or the fused log-softmax +
+  /// gather (bf16 / fp16), never [tokens, vocab] log-softmax output; on CPU libtorch in chunks.
+  std::vector<LogprobResult> logprobs(std::span<const LogprobRequest> requests);
   /// The prompt token ids of a problem (what generate() puts before a request's prefix).
   [[nodiscard]] std::vector<std::int32_t> prompt_ids(const Problem& problem);
   /// Forgets every cached prefix (the next calls cost what a fresh generator's would).
