@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "json_file.hpp"
 #include "ttsearch/core/error.hpp"
 
 namespace ttsearch::torch {
@@ -112,13 +113,7 @@ ChatTemplate load_chat_template(const std::string& dir) {
   const fs::path cfg = fs::path(dir) / "tokenizer_config.json";
   std::string jinja;
   if (fs::exists(cfg)) {
-    nlohmann::json j;
-    try {
-      std::ifstream in(cfg);
-      j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      throw ParseError(fmt::format("{}: not valid JSON ({})", cfg.string(), e.what()));
-    }
+    const nlohmann::json j = detail::read_json_file(cfg);
     if (j.contains("chat_template")) {
       const auto& c = j["chat_template"];
       if (c.is_string()) {

@@ -2,9 +2,9 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <numbers>
 
+#include "json_file.hpp"
 #include "ttsearch/core/error.hpp"
 
 namespace ttsearch::torch {
@@ -211,19 +211,10 @@ Json model_config_to_json(const ModelConfig& c) {
 
 ModelConfig load_model_config(const std::string& dir) {
   namespace fs = std::filesystem;
-  auto read = [](const fs::path& p) {
-    std::ifstream in(p);
-    if (!in) throw InvalidArgument(fmt::format("cannot open '{}'", p.string()));
-    try {
-      return Json::parse(in);
-    } catch (const Json::exception& e) {
-      throw ParseError(fmt::format("{}: not valid JSON ({})", p.string(), e.what()));
-    }
-  };
   const fs::path config = fs::path(dir) / "config.json";
-  ModelConfig c = parse_model_config(read(config), config.string());
+  ModelConfig c = parse_model_config(detail::read_json_file(config), config.string());
   const fs::path gen = fs::path(dir) / "generation_config.json";
-  if (fs::exists(gen)) apply_generation_config(c, read(gen), gen.string());
+  if (fs::exists(gen)) apply_generation_config(c, detail::read_json_file(gen), gen.string());
   return c;
 }
 

@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <numeric>
 
 #include <nlohmann/json.hpp>
 
+#include "json_file.hpp"
 #include "kernels.hpp"
 #include "model.hpp"
 #include "prefix_cache.hpp"
@@ -532,14 +532,7 @@ TorchPRM TorchPRM::load(const std::string& dir, const PrmOptions& opt) {
       TTSEARCH_REQUIRE(c.head == ModelHead::kValueHead, "{}: {} has no value head (v_head.summary)", dir, c.architecture);
       impl->tag_id = single("\n", "step token");  // Skywork: encode("\n")[-1]
       const auto path = std::filesystem::path(dir) / "tokenizer_config.json";
-      nlohmann::json j;
-      try {
-        std::ifstream in(path);
-        TTSEARCH_REQUIRE(in.good(), "{}: cannot open (the value-head convention reads bos_token from it)", path.string());
-        j = nlohmann::json::parse(in);
-      } catch (const nlohmann::json::exception& e) {
-        throw InvalidArgument(fmt::format("{}: malformed JSON: {}", path.string(), e.what()));
-      }
+      const nlohmann::json j = detail::read_json_file(path);
       const auto b = j.contains("bos_token") ? j["bos_token"] : nlohmann::json();
       if (b.is_string()) impl->bos = b.get<std::string>();
       if (b.is_object() && b.contains("content") && b["content"].is_string()) impl->bos = b["content"].get<std::string>();

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json_file.hpp"
 #include "ttsearch/core/error.hpp"
 
 namespace ttsearch::torch {
@@ -302,15 +303,7 @@ Checkpoint Checkpoint::open(const std::string& dir) {
   const fs::path single = fs::path(dir) / "model.safetensors";
   const fs::path index = fs::path(dir) / "model.safetensors.index.json";
   if (fs::exists(index)) {
-    Json j;
-    {
-      std::ifstream in(index);
-      try {
-        j = Json::parse(in);
-      } catch (const Json::exception& e) {
-        throw ParseError(fmt::format("{}: not valid JSON ({})", index.string(), e.what()));
-      }
-    }
+    const Json j = detail::read_json_file(index);
     if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
       throw ParseError(fmt::format("{}: missing the \"weight_map\" object", index.string()));
     }

@@ -8,12 +8,12 @@
 #include <cctype>
 #include <cstdlib>
 #include <functional>
-#include <fstream>
 #include <map>
 #include <queue>
 #include <tuple>
 #include <unordered_map>
 
+#include "json_file.hpp"
 #include "ttsearch/core/error.hpp"
 
 namespace ttsearch::torch {
@@ -318,15 +318,7 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::from_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InvalidArgument(fmt::format("cannot open tokenizer file '{}'", path));
-  Json j;
-  try {
-    j = Json::parse(in);
-  } catch (const Json::exception& e) {
-    throw ParseError(fmt::format("{}: not valid JSON ({})", path, e.what()));
-  }
-  return from_json(j, path);
+  return from_json(detail::read_json_file(path, "tokenizer file "), path);
 }
 
 Tokenizer Tokenizer::from_json(const Json& j, std::string name) {
