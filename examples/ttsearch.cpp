@@ -104,7 +104,9 @@ int main(int argc, char** argv) {
   d->add_option("--per-level", arith_demo.per_level, "test problems per level")->capture_default_str()->group("Arithmetic domain");
   d->add_option("--temperature", arith_demo.temperature, "sampling temperature")->capture_default_str()->group("Arithmetic domain");
   d->add_option("--verifier", arith_demo.verifier, "prm (the shipped PRM) or checker (the exact step checker)")->capture_default_str()->group("Arithmetic domain");
-  d->add_option("--strategies", arith_demo.strategies, "strategies to run")->capture_default_str()->group("Arithmetic domain");
+  d->add_option("--strategies", arith_demo.strategies, "strategies to run (NAME+confidence: guided by the policy's own confidence)")->capture_default_str()->group("Arithmetic domain");
+  d->add_option("--confidence-signal", arith_demo.confidence_signal, "signal of the +confidence strategies' ConfidenceVerifier")->capture_default_str()->group("Arithmetic domain");
+  d->add_option("--level-table", arith_demo.level_table, "levels of the adaptive strategies' per-level table (none: skip it)")->capture_default_str()->group("Arithmetic domain");
   d->add_option("--threads", arith_demo.threads, "CPU threads of libtorch and OpenBLAS (0 = their defaults; 1 is fastest for these tiny models)")->capture_default_str()->group("Arithmetic domain");
 #endif
 

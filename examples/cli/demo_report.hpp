@@ -20,6 +20,14 @@ struct DemoRow {
   std::string strategy;
   std::int32_t n;
   double accuracy, generated_tokens, verifier_tokens;  // tokens: mean per problem
+  double wall_seconds = 0;  // the cell's wall time in this run
+};
+
+/// One (strategy, level) row of the per-level table.
+struct DemoLevelRow {
+  std::string strategy;
+  std::int32_t n, level;
+  double accuracy, generated_tokens;  // tokens: mean per problem
 };
 
 /// The row of one cell: accuracy against the problems' references, mean generated and verifier tokens.
@@ -39,23 +47,44 @@ inline DemoRow demo_row(std::string strategy, std::int32_t n, std::span<const Se
 inline void write_demo_report(const std::vector<DemoRow>& rows, const std::string& out_dir, const std::string& plot_title,
                               std::int32_t trace_n, const std::vector<std::pair<std::string, double>>& references = {}) {
   namespace fs = std::filesystem;
-  std::cout << fmt::format("{:<18} {:>4} {:>9} {:>14} {:>14}\n", "strategy", "n", "accuracy", "gen tok/prob", "ver tok/prob");
+  std::cout << fmt::format("{:<22} {:>4} {:>9} {:>14} {:>14} {:>8}\n", "strategy", "n", "accuracy", "gen tok/prob", "ver tok/prob", "wall s");
   const std::string csv_path = (fs::path(out_dir) / "demo.csv").string();
   std::ofstream csv(csv_path);
   TTSEARCH_REQUIRE(csv.good(), "cannot write '{}'", csv_path);
-  csv << "strategy,n,accuracy,generated_tokens_per_problem,verifier_tokens_per_problem\n";
-  for (const auto& [name, acc] : references) csv << fmt::format("{},1,{:.4f},,\n", name, acc);
+  csv << "strategy,n,accuracy,generated_tokens_per_problem,verifier_tokens_per_problem,wall_seconds\n";
+  for (const auto& [name, acc] : references) csv << fmt::format("{},1,{:.4f},,,\n", name, acc);
   std::vector<PlotPoint> points;
   for (const auto& r : rows) {
-    std::cout << fmt::format("{:<18} {:>4} {:>8.1f}% {:>14.0f} {:>14.0f}\n", r.strategy, r.n, 100 * r.accuracy, r.generated_tokens,
-                             r.verifier_tokens);
-    csv << fmt::format("{},{},{:.4f},{:.1f},{:.1f}\n", r.strategy, r.n, r.accuracy, r.generated_tokens, r.verifier_tokens);
+    std::cout << fmt::format("{:<22} {:>4} {:>8.1f}% {:>14.0f} {:>14.0f} {:>8.1f}\n", r.strategy, r.n, 100 * r.accuracy, r.generated_tokens,
+                             r.verifier_tokens, r.wall_seconds);
+    csv << fmt::format("{},{},{:.4f},{:.1f},{:.1f},{:.2f}\n", r.strategy, r.n, r.accuracy, r.generated_tokens, r.verifier_tokens,
+                       r.wall_seconds);
     points.push_back({r.strategy, std::max(1.0, r.generated_tokens), r.accuracy});
   }
   const std::string svg_path = (fs::path(out_dir) / "demo.svg").string();
   write_svg_plot(svg_path, plot_title, points, references);
   std::cout << fmt::format("\nwrote {}, {} and {}/<strategy>.trace.jsonl (n = {}); check one with: ttsearch replay --trace FILE\n",
                            csv_path, svg_path, out_dir, trace_n);
+}
+
+/// Prints the per-level table and writes `out_dir`/demo_levels.csv and demo_levels.svg.
+inline void write_level_report(const std::vector<DemoLevelRow>& rows, const std::string& out_dir) {
+  namespace fs = std::filesystem;
+  const std::string csv_path = (fs::path(out_dir) / "demo_levels.csv").string();
+  std::ofstream csv(csv_path);
+  TTSEARCH_REQUIRE(csv.good(), "cannot write '{}'", csv_path);
+  csv << "strategy,n,level,accuracy,generated_tokens_per_problem\n";
+  std::cout << fmt::format("\nper level (tokens follow difficulty):\n{:<22} {:>4} {:>6} {:>9} {:>14}\n", "strategy", "n", "level", "accuracy",
+                           "gen tok/prob");
+  std::vector<PlotPoint> points;
+  for (const auto& r : rows) {
+    std::cout << fmt::format("{:<22} {:>4} {:>6} {:>8.1f}% {:>14.0f}\n", r.strategy, r.n, r.level, 100 * r.accuracy, r.generated_tokens);
+    csv << fmt::format("{},{},{},{:.4f},{:.1f}\n", r.strategy, r.n, r.level, r.accuracy, r.generated_tokens);
+    points.push_back({r.strategy, static_cast<double>(r.level), std::max(1.0, r.generated_tokens)});
+  }
+  const std::string svg_path = (fs::path(out_dir) / "demo_levels.svg").string();
+  write_svg_level_plot(svg_path, "Adaptive sampling: generated tokens per problem by level", points);
+  std::cout << fmt::format("wrote {} and {}\n", csv_path, svg_path);
 }
 
 }  // namespace ttsearch::cli

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "ttsearch/core/error.hpp"
 
 namespace ttsearch::torch::detail {
@@ -53,6 +55,26 @@ void sample_rows(const at::Tensor& logits, std::int64_t vocab, std::span<const c
     const at::Tensor host = x.cpu();
     cuda::sample_rows_cpu(host.data_ptr(), scalar_type(host), rows, vocab, host.stride(0), params.data(), tokens.data(), logprobs.data());
   }
+}
+
+void token_confidences(const at::Tensor& logits, std::int64_t vocab, std::int32_t k, std::span<float> out) {
+  TTSEARCH_CHECK(logits.dim() == 2 && logits.size(0) == static_cast<std::int64_t>(out.size()) && vocab <= logits.size(1) && k >= 1,
+                 "token_confidences: logits of {} dimensions for {} rows", logits.dim(), out.size());
+  const auto rows = static_cast<std::int64_t>(out.size());
+  if (rows == 0) return;
+  if (logits.is_cuda()) {  // top-k log-probs on the device; B numbers come back
+    const auto x = logits.narrow(1, 0, vocab).to(at::kFloat);
+    const auto lp = at::log_softmax(x, -1);
+    const auto top = std::get<0>(at::topk(lp, std::min<std::int64_t>(k, vocab), -1)).clamp_min(-9999.0);
+    auto c = (-top.mean(-1)).cpu();
+    const auto bad = (at::isnan(x).any(-1) | at::isinf(x).logical_and(x > 0).any(-1) | (x == -INFINITY).all(-1)).cpu();
+    for (std::int64_t r = 0; r < rows; ++r) {
+      out[static_cast<std::size_t>(r)] = bad[r].item<bool>() ? NAN : c[r].item<float>();
+    }
+    return;
+  }
+  const at::Tensor x = logits.stride(1) == 1 ? logits : logits.contiguous();
+  cuda::token_confidence_cpu(x.data_ptr(), scalar_type(x), rows, vocab, x.stride(0), k, out.data());
 }
 
 at::Tensor target_logprobs(const at::Tensor& hidden, const at::Tensor& weight, std::int64_t vocab, std::span<const std::int32_t> targets) {

@@ -21,6 +21,11 @@ bool cuda_kernels_built() noexcept;
 void sample_rows(const at::Tensor& logits, std::int64_t vocab, std::span<const cuda::SampleRow> params, std::span<std::int32_t> tokens,
                  std::span<float> logprobs);
 
+/// DeepConf token confidence of each row of `logits` [B, >= vocab] over its first `vocab` columns
+/// (the rule of cuda::token_confidence_cpu; k = the top-k). Only B numbers leave the device: on
+/// CUDA the top-k log-probs are taken with libtorch ops there. NaN for a row with no distribution.
+void token_confidences(const at::Tensor& logits, std::int64_t vocab, std::int32_t k, std::span<float> out);
+
 /// P(good) = sigmoid(h . good + bias_good - h . bad - bias_bad) for each row of hidden [n, d]
 /// (fp32 out, on hidden's device): the two-row PRM read (a "+"/"-" LM-head pair, or the last
 /// layer of a 2-class head). One kernel on CUDA; libtorch ops elsewhere.

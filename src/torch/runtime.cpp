@@ -13,6 +13,7 @@
 #include "kernels.hpp"
 #include "model.hpp"
 #include "prefix_cache.hpp"
+#include "ttsearch/core/confidence.hpp"
 #include "ttsearch/core/error.hpp"
 #include "ttsearch/torch/chat.hpp"
 #include "ttsearch/torch/config.hpp"
@@ -273,12 +274,16 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     FinishReason finish = FinishReason::kLength;
     std::int64_t fed = 0;  // generated tokens whose keys and values are in the cache
     double logprob = 0;    // summed log-probability of the generated tokens (temperature 1)
+    std::vector<float> token_logprobs, token_confidences;  // when the request asked for token confidence
+    std::optional<ConfidenceWindow> window;                 // DeepConf-online early stop
   };
   std::vector<Seq> seqs;
   std::vector<std::int64_t> row_of;
   for (std::size_t r = 0; r < requests.size(); ++r) {
     for (std::int32_t i = 0; i < requests[r].num_samples; ++i) {
-      seqs.push_back(Seq{r, Rng(requests[r].seed).split(static_cast<std::uint64_t>(i)), {}, {}, false, FinishReason::kLength, 0, 0.0});
+      seqs.push_back(Seq{r, Rng(requests[r].seed).split(static_cast<std::uint64_t>(i)), {}, {}, false, FinishReason::kLength, 0, 0.0, {}, {}, {}});
+      const auto& params = requests[r].params;
+      if (params.confidence_stop) seqs.back().window.emplace(*params.confidence_stop, params.confidence_window);
       row_of.push_back(static_cast<std::int64_t>(r));
     }
   }
@@ -336,7 +341,16 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
   // ids and log-probs leave the device (the fused sampling kernel on CUDA)
   std::vector<cuda::SampleRow> row_params;
   std::vector<std::int32_t> row_tokens;
-  std::vector<float> row_logprobs;
+  std::vector<float> row_logprobs, row_confidences;
+  // token confidence is computed only when some request asked for it, with the largest k asked
+  // (each row's own k when they differ: rare, so one pass per distinct k)
+  std::vector<std::int32_t> conf_ks;
+  for (const auto& req : requests) {
+    if (req.params.token_confidence && std::find(conf_ks.begin(), conf_ks.end(), req.params.confidence_topk) == conf_ks.end()) {
+      conf_ks.push_back(req.params.confidence_topk);
+    }
+  }
+  std::vector<float> conf_k;
   auto sample = [&](const at::Tensor& logits, std::span<Seq* const> rows) {
     row_params.resize(rows.size());
     row_tokens.resize(rows.size());
@@ -344,12 +358,33 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     static const SamplingParams kGreedy{.temperature = 0.0};
     for (std::size_t b = 0; b < rows.size(); ++b) row_params[b] = sample_row(rows[b]->done ? kGreedy : requests[rows[b]->req].params, rows[b]->rng);
     detail::sample_rows(logits, static_cast<std::int64_t>(sampled), row_params, row_tokens, row_logprobs);
+    row_confidences.assign(rows.size(), 0.0f);
+    for (const std::int32_t k : conf_ks) {
+      bool needed = false;
+      for (const Seq* s : rows) needed = needed || (!s->done && requests[s->req].params.token_confidence && requests[s->req].params.confidence_topk == k);
+      if (!needed) continue;
+      conf_k.resize(rows.size());
+      detail::token_confidences(logits, static_cast<std::int64_t>(sampled), k, conf_k);
+      for (std::size_t b = 0; b < rows.size(); ++b) {
+        if (requests[rows[b]->req].params.confidence_topk == k) row_confidences[b] = conf_k[b];
+      }
+    }
     for (std::size_t b = 0; b < rows.size(); ++b) {
-      if (rows[b]->done) continue;
+      Seq& s = *rows[b];
+      if (s.done) continue;
       TTSEARCH_REQUIRE(row_tokens[b] >= 0, "generate: the model's logits for a sample of request {} have no distribution "
-                       "(NaN or +inf, or all -inf) after {} tokens", rows[b]->req, rows[b]->gen.size());
-      rows[b]->logprob += row_logprobs[b];
-      push(*rows[b], row_tokens[b]);
+                       "(NaN or +inf, or all -inf) after {} tokens", s.req, s.gen.size());
+      s.logprob += row_logprobs[b];
+      const bool confidence = requests[s.req].params.token_confidence;
+      if (confidence) {
+        s.token_logprobs.push_back(row_logprobs[b]);
+        s.token_confidences.push_back(row_confidences[b]);
+      }
+      push(s, row_tokens[b]);
+      if (!s.done && s.window && s.window->push(row_confidences[b])) {  // DeepConf-online: a full window below the threshold
+        s.done = true;
+        s.finish = FinishReason::kLowConfidence;
+      }
     }
   };
   {
@@ -418,6 +453,8 @@ Generation TorchGenerator::generate(std::span<const GenerateRequest> requests) {
     step.token_ids = std::move(s.gen);
     step.logprob = s.logprob;
     step.finish = s.finish;
+    step.token_logprobs = std::move(s.token_logprobs);
+    step.token_confidences = std::move(s.token_confidences);
     out.outputs[s.req].push_back(std::move(step));
   }
   return out;

@@ -4,7 +4,7 @@
 /// Two answers are equivalent when, in this order:
 ///   1. their normalised strings are equal (case-insensitively);
 ///   2. both evaluate to numbers (see `evaluate_number`) within relative tolerance `rel_tol`
-///      (1e-4, Qwen's `math_equal`); when exactly one side is a percentage, x% also matches x/100
+///      (1e-4, Qwen's `math_equal`), except that two integers must be equal exactly; when exactly one side is a percentage, x% also matches x/100
 ///      (so 50% == 0.5 == 50). If both are numbers this decides;
 ///   3. both are sequences: tuples / intervals "(a,b]" (same brackets, element by element),
 ///      sets "{a,b}" and bare lists "a,b" (as multisets: order ignored), matrices
@@ -280,8 +280,14 @@ inline std::optional<double> evaluate_number(std::string_view normalized) {
   return detail::NumberParser(normalized).parse();
 }
 
+/// Numeric equality: two integers (exactly representable, |x| < 2^53) are equal only when equal
+/// (32349 is not 32348, 120006 is not 120000); otherwise within relative tolerance `rel_tol`
+/// (decimals, fractions, roots: 0.3333 vs 1/3).
 inline bool numbers_close(double a, double b, double rel_tol) {
   if (a == b) return true;
+  constexpr double kExact = 9007199254740992.0;  // 2^53
+  const auto integral = [](double x) { return std::isfinite(x) && std::fabs(x) < kExact && std::floor(x) == x; };
+  if (integral(a) && integral(b)) return false;
   return std::fabs(a - b) <= rel_tol * std::max(std::fabs(a), std::fabs(b));
 }
 

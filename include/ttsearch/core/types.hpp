@@ -29,6 +29,7 @@ enum class FinishReason : std::uint8_t {
   kStop,    ///< a stop string matched (the step is a partial solution)
   kEos,     ///< the model emitted end-of-sequence (the solution is complete)
   kLength,  ///< max tokens per step reached (truncated)
+  kLowConfidence,  ///< stopped by SamplingParams::confidence_stop (DeepConf-online): no answer, tokens charged
 };
 
 constexpr std::string_view to_string(FinishReason r) noexcept {
@@ -36,6 +37,7 @@ constexpr std::string_view to_string(FinishReason r) noexcept {
     case FinishReason::kStop: return "stop";
     case FinishReason::kEos: return "eos";
     case FinishReason::kLength: return "length";
+    case FinishReason::kLowConfidence: return "confidence";
   }
   return "?";
 }
@@ -44,7 +46,8 @@ inline FinishReason parse_finish_reason(std::string_view s) {
   if (s == "stop") return FinishReason::kStop;
   if (s == "eos") return FinishReason::kEos;
   if (s == "length") return FinishReason::kLength;
-  throw ParseError(fmt::format("unknown finish reason '{}' (expected stop, eos or length)", s));
+  if (s == "confidence") return FinishReason::kLowConfidence;
+  throw ParseError(fmt::format("unknown finish reason '{}' (expected stop, eos, length or confidence)", s));
 }
 
 /// One generated step: a piece of solution text with its tokens.
@@ -56,6 +59,10 @@ struct Step {
   std::int64_t num_tokens = 0;
   double logprob = 0.0;  ///< summed log-probability of the step's tokens under the policy
   FinishReason finish = FinishReason::kStop;
+  /// Per token, when SamplingParams::token_confidence was on (else empty): the sampled token's
+  /// log-prob (temperature 1) and the DeepConf confidence -mean(top-k log-probs) (core/confidence.hpp).
+  std::vector<float> token_logprobs;
+  std::vector<float> token_confidences;
 
   /// True when the step ends the solution (EOS or truncation): nothing follows it.
   [[nodiscard]] bool is_final() const noexcept { return finish != FinishReason::kStop; }
@@ -71,6 +78,13 @@ struct SamplingParams {
   std::int64_t max_tokens = 2048;        ///< per continuation
   std::vector<std::string> stop = {};    ///< stop strings; empty = run to EOS (a whole solution)
   bool include_stop_in_output = true;    ///< keep the matched stop string in the step text
+  /// Record per-token log-probs and DeepConf confidences on each Step (off: nothing is computed).
+  bool token_confidence = false;
+  std::int32_t confidence_topk = 20;     ///< k of the token confidence (DeepConf: 20)
+  /// DeepConf-online early stop (needs token_confidence): a sample ends with finish "confidence"
+  /// once the mean confidence of its last `confidence_window` tokens falls below this. Unset = off.
+  std::optional<double> confidence_stop;
+  std::int64_t confidence_window = 2048; ///< tokens per group (DeepConf: 2048)
 
   /// Throws InvalidArgument naming the first bad field.
   void validate() const {
@@ -83,6 +97,11 @@ struct SamplingParams {
     for (const auto& s : stop) {
       TTSEARCH_REQUIRE(!s.empty(), "sampling.stop must not contain an empty string");
     }
+    TTSEARCH_REQUIRE(confidence_topk >= 1, "sampling.confidence_topk must be >= 1 (got {})", confidence_topk);
+    TTSEARCH_REQUIRE(confidence_window >= 1, "sampling.confidence_window must be >= 1 (got {})", confidence_window);
+    TTSEARCH_REQUIRE(!confidence_stop || std::isfinite(*confidence_stop), "sampling.confidence_stop must be finite (got {})",
+                     confidence_stop.value_or(0.0));
+    TTSEARCH_REQUIRE(!confidence_stop || token_confidence, "sampling.confidence_stop needs sampling.token_confidence = true");
   }
 
   /// Step-level sampling: stop after "\n\n" (kept in the output).
@@ -99,6 +118,13 @@ inline void to_json(Json& j, const SamplingParams& p) {
   j = Json{{"temperature", p.temperature}, {"top_p", p.top_p},       {"top_k", p.top_k},
            {"min_p", p.min_p},             {"max_tokens", p.max_tokens}, {"stop", p.stop},
            {"include_stop_in_output", p.include_stop_in_output}};
+  // the confidence fields only when used: traces and cache keys of runs without them are unchanged
+  if (p.token_confidence) {
+    j["token_confidence"] = true;
+    j["confidence_topk"] = p.confidence_topk;
+    j["confidence_window"] = p.confidence_window;
+  }
+  if (p.confidence_stop) j["confidence_stop"] = *p.confidence_stop;
 }
 inline void from_json(const Json& j, SamplingParams& p) {
   SamplingParams d;
@@ -109,6 +135,11 @@ inline void from_json(const Json& j, SamplingParams& p) {
   p.max_tokens = j.value("max_tokens", d.max_tokens);
   p.stop = j.value("stop", d.stop);
   p.include_stop_in_output = j.value("include_stop_in_output", d.include_stop_in_output);
+  p.token_confidence = j.value("token_confidence", d.token_confidence);
+  p.confidence_topk = j.value("confidence_topk", d.confidence_topk);
+  p.confidence_window = j.value("confidence_window", d.confidence_window);
+  p.confidence_stop = d.confidence_stop;
+  if (j.contains("confidence_stop") && !j["confidence_stop"].is_null()) p.confidence_stop = j["confidence_stop"].get<double>();
 }
 
 inline void to_json(Json& j, const Problem& p) {

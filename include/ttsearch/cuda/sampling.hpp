@@ -129,6 +129,39 @@ inline void sample_rows_cpu(const void* logits, ScalarType type, std::int64_t ro
   }
 }
 
+/// DeepConf token confidence per row (core/confidence.hpp): C = -(1/k') sum of the k' = min(k, vocab)
+/// largest log_softmax values at temperature 1 over the row's first `vocab` columns, each log-prob
+/// floored at -9999 (vLLM's value for -inf). A row with no distribution (NaN, +inf, all -inf) gives NaN.
+inline void token_confidence_cpu(const void* logits, ScalarType type, std::int64_t rows, std::int64_t vocab, std::int64_t row_stride,
+                                 std::int32_t k, float* out) {
+  TTSEARCH_REQUIRE(rows >= 0 && vocab >= 1 && row_stride >= vocab && k >= 1, "token_confidence: bad shape (rows {}, vocab {}, stride {}, k {})",
+                   rows, vocab, row_stride, k);
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const auto kk = static_cast<std::size_t>(std::min<std::int64_t>(k, vocab));
+  std::vector<float> x(static_cast<std::size_t>(vocab));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float m = -kInf;
+    bool bad = false;
+    for (std::int64_t v = 0; v < vocab; ++v) {
+      const float xv = load_element(logits, type, r * row_stride + v);
+      x[static_cast<std::size_t>(v)] = xv;
+      bad |= std::isnan(xv) || xv == kInf;
+      m = std::max(m, xv);
+    }
+    if (bad || m == -kInf) {
+      out[r] = std::numeric_limits<float>::quiet_NaN();
+      continue;
+    }
+    double z = 0;
+    for (const float xv : x) z += std::exp(static_cast<double>(xv) - m);
+    const double lse = static_cast<double>(m) + std::log(z);
+    std::nth_element(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(kk - 1), x.end(), std::greater<>());
+    double sum = 0;
+    for (std::size_t i = 0; i < kk; ++i) sum += std::max(static_cast<double>(x[i]) - lse, -9999.0);
+    out[r] = static_cast<float>(-sum / static_cast<double>(kk));
+  }
+}
+
 #ifdef TTSEARCH_HAVE_CUDA_KERNELS
 /// CUDA version (device pointers for logits, params, tokens, logprobs; `stream` a cudaStream_t or
 /// nullptr). One block per row. Sums run in a different order than on the CPU, so a draw that

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -65,6 +66,27 @@ void emit_marks(O& obs, std::size_t s, RunningSearch& rs) {
     touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
     obs.on_nodes_updated(s, rs.ctx->tree(), touched);
   }
+}
+
+/// The per-token confidence contract: asked for, one finite value per token each; never a
+/// confidence stop that was not asked for.
+inline std::optional<std::string> check_token_values(const Step& step, const SamplingParams& params) {
+  const auto n = static_cast<std::size_t>(step.num_tokens);
+  if (params.token_confidence && (step.token_logprobs.size() != n || step.token_confidences.size() != n)) {
+    return fmt::format("generator returned {} token log-probs and {} token confidences for a step of {} tokens sampled with "
+                       "token_confidence (it must return one of each per token)",
+                       step.token_logprobs.size(), step.token_confidences.size(), n);
+  }
+  for (float v : step.token_logprobs) {
+    if (!std::isfinite(v)) return fmt::format("generator returned a non-finite token log-prob ({})", v);
+  }
+  for (float v : step.token_confidences) {
+    if (!std::isfinite(v)) return fmt::format("generator returned a non-finite token confidence ({})", v);
+  }
+  if (step.finish == FinishReason::kLowConfidence && !params.confidence_stop) {
+    return std::string("generator ended a step with finish 'confidence' but the request set no confidence_stop");
+  }
+  return std::nullopt;
 }
 
 template <class O>
@@ -230,6 +252,7 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
               if (std::isnan(step.logprob)) {
                 detail::fail_searches(observer, involved, "generator returned a NaN log-probability");
               }
+              if (auto why = detail::check_token_values(step, req.params)) detail::fail_searches(observer, involved, *why);
               if (step.finish == FinishReason::kLength && step.num_tokens == req.params.max_tokens &&
                   req.params.max_tokens < rs.ctx->generate_ops()[k].params.max_tokens) {
                 rs.ctx->note_limit(StopReason::kGeneratedTokens);  // cut by the budget, not by the caller's limit

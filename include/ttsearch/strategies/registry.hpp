@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "ttsearch/strategies/adaptive.hpp"
 #include "ttsearch/strategies/best_of_majority.hpp"
+#include "ttsearch/strategies/deepconf.hpp"
 #include "ttsearch/strategies/dvts.hpp"
 #include "ttsearch/strategies/mcts.hpp"
 #include "ttsearch/strategies/rebase.hpp"
@@ -114,6 +116,28 @@ inline const std::map<std::string, StrategyEntry>& strategy_registry() {
                              cands = mcts_candidates(tree, leaves);
                              return mcts_final_outcome(tree, cands, o.final_choice);
                            }));
+    add(entry<DeepConfOptions>("deepconf", "N samples, the most confident fraction votes weighted by token confidence (DeepConf offline)", false,
+                               [](const Json& j, const SearchTree& tree, const std::vector<NodeId>& leaves, std::vector<Candidate>& cands) {
+                                 const auto o = j.get<DeepConfOptions>();
+                                 cands = detail::confidence_candidates(tree, leaves, o.signal, o.window);
+                                 return deepconf_outcome(cands, o.keep_fraction, o.weighted);
+                               }));
+    add(entry<DeepConfOnlineOptions>("deepconf-online", "warm-up sets a confidence threshold; later traces stop early below it; consensus stop",
+                                     false,
+                                     [](const Json& j, const SearchTree& tree, const std::vector<NodeId>& leaves, std::vector<Candidate>& cands) {
+                                       const auto o = j.get<DeepConfOnlineOptions>();
+                                       cands = detail::confidence_candidates(tree, leaves, ConfidenceSignal::kLowestGroup, o.window);
+                                       return deepconf_online_outcome(tree, cands, o).outcome;
+                                     }));
+    add(entry<AdaptiveConsistencyOptions>("adaptive-consistency", "sample until the Beta criterion says the majority is settled", false,
+                                          detail::voting_replay<AdaptiveConsistencyOptions>(
+                                              [](const AdaptiveConsistencyOptions&) { return Aggregation::kLast; },
+                                              [](std::span<const Candidate> c, const AdaptiveConsistencyOptions& o, bool) {
+                                                return adaptive_consistency_outcome(c, o);
+                                              })));
+    add(entry<EscOptions>("esc", "sample in windows until one window is unanimous (early-stopping self-consistency)", false,
+                          detail::voting_replay<EscOptions>([](const EscOptions&) { return Aggregation::kLast; },
+                                                            [](std::span<const Candidate> c, const EscOptions& o, bool) { return esc_outcome(c, o); })));
     return r;
   }();
   return registry;

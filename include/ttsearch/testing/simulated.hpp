@@ -11,7 +11,9 @@
 /// and depends on the prefix only (every sample of a greedy request is the same text).
 ///
 /// SimulatedGenerator honours stop strings (text-level, as vLLM does), max_tokens (finish
-/// "length") and seeds (continuation i of a request uses Rng(seed).split(i)); it depends on
+/// "length"), token confidence (per token: log-prob -0.15 / confidence 2.5 on a correct step,
+/// -0.6 / 1.0 on a slip, -0.1 / 2.8 on the answer, confidences jittered by +-0.2 from a hash of
+/// the text) with the DeepConf-online stop (finish "confidence"), and seeds (continuation i of a request uses Rng(seed).split(i)); it depends on
 /// nothing else, so results never depend on the batch.
 /// SimulatedPrm scores step j of a path from the truth of the path up to j:
 ///   score = sigmoid(logit(good or bad) + noise * z),  z ~ N(0,1) seeded by (seed, problem, prefix)
@@ -19,12 +21,14 @@
 /// verifier.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "ttsearch/core/concepts.hpp"
+#include "ttsearch/core/confidence.hpp"
 #include "ttsearch/core/rng.hpp"
 
 namespace ttsearch::testing {
@@ -200,8 +204,30 @@ class SimulatedGenerator {
     std::string text;
     std::int64_t tokens = 0;
     double logprob = 0.0;
-    auto emit = [&](const std::string& piece, std::int64_t piece_tokens, double per_token_lp) -> bool {
-      // returns true when generation must stop (stop string or max_tokens)
+    std::optional<ConfidenceWindow> window;
+    if (params.confidence_stop) window.emplace(*params.confidence_stop, params.confidence_window);
+    auto emit = [&](const std::string& piece, std::int64_t piece_tokens, double per_token_lp, double per_token_conf) -> bool {
+      // returns true when generation must stop (stop string, max_tokens or the confidence stop)
+      if (params.token_confidence) {
+        // per-token values: the piece's level with a deterministic jitter (no draw from rng, so the
+        // samples are the same with confidence on and off)
+        const std::int64_t room = std::min(piece_tokens, params.max_tokens - tokens);
+        for (std::int64_t t = 0; t < room; ++t) {
+          const std::uint64_t h = hash_combine(hash_bytes(piece.data(), piece.size()), static_cast<std::uint64_t>(t));
+          const double jitter = (static_cast<double>(h % 1001) / 1000.0 - 0.5) * 0.4;
+          step.token_logprobs.push_back(static_cast<float>(per_token_lp));
+          step.token_confidences.push_back(static_cast<float>(per_token_conf + jitter));
+          if (window && window->push(per_token_conf + jitter)) {  // DeepConf-online: stop after this token
+            const auto keep = static_cast<std::size_t>(static_cast<double>(piece.size()) * static_cast<double>(t + 1) /
+                                                       static_cast<double>(piece_tokens));
+            text += piece.substr(0, keep);
+            tokens += t + 1;
+            logprob += per_token_lp * static_cast<double>(t + 1);
+            step.finish = FinishReason::kLowConfidence;
+            return true;
+          }
+        }
+      }
       if (tokens + piece_tokens > params.max_tokens) {
         const std::int64_t room = params.max_tokens - tokens;
         const auto keep = static_cast<std::size_t>(static_cast<double>(piece.size()) * static_cast<double>(room) /
@@ -236,12 +262,12 @@ class SimulatedGenerator {
       const std::int64_t t = rng.uniform_int(spec.tok_min, spec.tok_max);
       const std::string piece = fmt::format("Step {}: work on part {} {}\n\n", k + 1, rng.uniform_int(1, 99),
                                             slip ? "[slip]" : "[ok]");
-      stopped = emit(piece, t, slip ? -0.6 : -0.15);
+      stopped = emit(piece, t, slip ? -0.6 : -0.15, slip ? 1.0 : 2.5);
     }
     if (!stopped) {
       std::int64_t answer = spec.answer;
       if (wrong) answer = spec.distractors[pick_distractor(spec, params.temperature, rng)];
-      stopped = emit(fmt::format("The answer is \\boxed{{{}}}.", answer), 6, -0.1);
+      stopped = emit(fmt::format("The answer is \\boxed{{{}}}.", answer), 6, -0.1, 2.8);
       if (!stopped) step.finish = FinishReason::kEos;
     }
     step.text = std::move(text);

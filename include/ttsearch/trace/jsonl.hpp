@@ -4,7 +4,8 @@
 /// Lines ("event" field), each with "search" (the search's index in its driver run):
 ///   audit   first line: {"event":"audit","format":"ttsearch-audit","version":1}
 ///   begin   strategy, options, seed, problem, budget
-///   node    id, parent, depth, text, tokens, logprob, finish   (every generated step)
+///   node    id, parent, depth, text, tokens, logprob, finish   (every generated step; with
+///           token_logprobs and token_confidences when sampled with token confidence)
 ///   score   id, scores                                          (the verifier's scores of the path)
 ///   mark    id, flag (pruned/kept/terminal/chosen), reason
 ///   stats   id, visits, value_sum                               (tree-search statistics changed)
@@ -58,6 +59,10 @@ class JsonlAuditWriter final : public Observer {
              {"parent", n.parent},    {"depth", n.depth},      {"text", n.step.text},
              {"tokens", n.step.num_tokens}, {"logprob", n.step.logprob}, {"finish", to_string(n.step.finish)}};
       if (token_ids_) j["token_ids"] = n.step.token_ids;
+      if (!n.step.token_confidences.empty() || !n.step.token_logprobs.empty()) {
+        j["token_logprobs"] = n.step.token_logprobs;  // replay recomputes confidence-based choices from these
+        j["token_confidences"] = n.step.token_confidences;
+      }
       write(j);
     }
   }
@@ -170,9 +175,19 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
         step.num_tokens = j.at("tokens").get<std::int64_t>();
         step.logprob = j.value("logprob", 0.0);
         const auto finish = j.at("finish").get<std::string>();
-        if (finish != "stop" && finish != "eos" && finish != "length") fail(fmt::format("unknown finish reason \"{}\"", finish));
+        if (finish != "stop" && finish != "eos" && finish != "length" && finish != "confidence") {
+          fail(fmt::format("unknown finish reason \"{}\"", finish));
+        }
         step.finish = parse_finish_reason(finish);
         if (j.contains("token_ids")) step.token_ids = j["token_ids"].get<std::vector<std::int32_t>>();
+        if (j.contains("token_logprobs")) step.token_logprobs = j["token_logprobs"].get<std::vector<float>>();
+        if (j.contains("token_confidences")) step.token_confidences = j["token_confidences"].get<std::vector<float>>();
+        if ((!step.token_logprobs.empty() || !step.token_confidences.empty()) &&
+            (step.token_logprobs.size() != static_cast<std::size_t>(step.num_tokens) ||
+             step.token_confidences.size() != static_cast<std::size_t>(step.num_tokens))) {
+          fail(fmt::format("node {}: {} tokens but {} token log-probs and {} token confidences", j.at("id").dump(), step.num_tokens,
+                           step.token_logprobs.size(), step.token_confidences.size()));
+        }
         const auto parent = j.at("parent").get<NodeId>();
         if (!as.tree.contains(parent)) fail(fmt::format("node {} names unknown parent {}", j.at("id").dump(), parent));
         const NodeId id = as.tree.add_child(parent, std::move(step));
