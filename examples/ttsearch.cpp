@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
   v->add_option("--bom-reward", vote.bom_reward, "Best-of-Majority group reward: max, mean, sum")->capture_default_str();
   v->add_option("--alpha", vote.alpha, "Best-of-Majority frequency threshold")->capture_default_str();
   v->add_option("--max-n", vote.max_n, "largest n (0 = smallest response count)")->capture_default_str();
+  v->add_option("--logprobs-field", vote.logprobs_field, "field: per response, token log-probs (OpenAI/vLLM completions or chat layout, or token_confidences)")->capture_default_str();
+  v->add_option("--window", vote.window, "DeepConf group size in tokens")->capture_default_str();
+  v->add_option("--keep-fraction", vote.keep_fraction, "DeepConf filter: the most confident fraction kept")->capture_default_str();
   v->add_flag("--json", vote.json, "print JSON instead of a table");
   v->add_flag("--keep-going", vote.keep_going, "skip malformed lines (exit code 2 at the end)");
 
@@ -61,6 +64,8 @@ int main(int argc, char** argv) {
   so->add_option("--max-calls", solve.max_calls, "backend calls per problem (0 = none)")->group("Budget");
   so->add_option("--max-seconds", solve.max_seconds, "deadline per problem (0 = none)")->group("Budget");
   so->add_option("--options", solve.options_json, "strategy options as a JSON object (flags override it)");
+  so->add_option("--verifier", solve.verifier, "prm (default: --prm DIR, or the simulated PRM) or confidence (the policy's own token confidence, no model)");
+  so->add_option("--confidence-signal", solve.confidence_signal, "--verifier confidence: mean-logprob, min-logprob, sum-logprob, mean, lowest-group, bottom-10 or tail")->capture_default_str();
   add_option_flags(so, solve);
   so->add_option("--policy", solve.policy, "a Hugging Face causal-LM folder: solve --data with it")->group("Models");
   so->add_option("--prm", solve.prm, "a reward-model folder (the verifier), read with --prm-convention")->group("Models");

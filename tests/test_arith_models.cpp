@@ -91,3 +91,86 @@ TEST_CASE("arith models: the shipped PRM scores solutions as recorded", "[torch]
   CHECK(fresh.tokens == s.tokens);
   for (std::size_t k = 0; k < 4; ++k) CHECK(fresh.scores[0][k] == Approx(s.scores[0][k]).margin(1e-5));
 }
+
+TEST_CASE("arith models: token confidence from TorchGenerator - off changes nothing / k = 1 greedy / early stop / log-probs", "[torch][arith][confidence]") {
+  GeneratorOptions o;
+  o.prompt_format = arith_models::prompt_format();
+  auto gen = TorchGenerator::load(kModels + "/policy", o);
+  const auto test = arith_models::test_split(2, {6, 7});
+  std::vector<Problem> problems;
+  for (std::size_t i = 0; i < test.size(); ++i) problems.push_back(arith::to_problem(test[i], fmt::format("p{}", i)));
+  SearchTree empty;
+  auto requests = [&](SamplingParams p, int n) {
+    std::vector<GenerateRequest> rs;
+    for (std::size_t i = 0; i < problems.size(); ++i) {
+      GenerateRequest r;
+      r.problem = &problems[i];
+      r.prefix = empty.path(SearchTree::root());
+      r.num_samples = n;
+      r.params = p;
+      r.seed = 100 + i;
+      rs.push_back(r);
+    }
+    return rs;
+  };
+  SamplingParams off;
+  off.temperature = 1.0;
+  off.max_tokens = arith_models::kMaxSolutionTokens;
+  off.stop.clear();
+  SamplingParams on = off;
+  on.token_confidence = true;
+  gen.clear_cache();
+  const auto a = gen.generate(requests(off, 3));
+  gen.clear_cache();
+  const auto b = gen.generate(requests(on, 3));
+  for (std::size_t r = 0; r < problems.size(); ++r) {
+    for (std::size_t k = 0; k < 3; ++k) {
+      const Step& x = a.outputs[r][k];
+      const Step& y = b.outputs[r][k];
+      CHECK(x.token_ids == y.token_ids);  // the same samples and token counts
+      CHECK(x.token_confidences.empty());
+      REQUIRE(y.token_confidences.size() == y.token_ids.size());
+      REQUIRE(y.token_logprobs.size() == y.token_ids.size());
+      double sum = 0;
+      for (float l : y.token_logprobs) sum += l;
+      CHECK(sum == Approx(y.logprob).margin(1e-4));
+      for (float c : y.token_confidences) CHECK(c > 0.0f);  // -mean of top-20 log-probs of a 326-token vocabulary
+    }
+  }
+  // each token log-prob equals the model's own log-softmax (TorchGenerator::logprobs)
+  std::vector<LogprobRequest> lr;
+  for (std::size_t r = 0; r < problems.size(); ++r) lr.push_back({&problems[r], empty.path(SearchTree::root()), "", b.outputs[r][0].token_ids});
+  const auto lps = gen.logprobs(lr);
+  for (std::size_t r = 0; r < problems.size(); ++r) {
+    REQUIRE(lps[r].token_logprobs.size() == b.outputs[r][0].token_logprobs.size());
+    for (std::size_t t = 0; t < lps[r].token_logprobs.size(); ++t) CHECK(b.outputs[r][0].token_logprobs[t] == Approx(lps[r].token_logprobs[t]).margin(1e-4));
+  }
+  // greedy with k = 1: the confidence is minus the log-prob of the argmax, which is the token taken
+  SamplingParams greedy = on;
+  greedy.temperature = 0;
+  greedy.confidence_topk = 1;
+  const auto g = gen.generate(requests(greedy, 1));
+  for (std::size_t r = 0; r < problems.size(); ++r) {
+    const Step& s = g.outputs[r][0];
+    for (std::size_t t = 0; t < s.token_ids.size(); ++t) CHECK(s.token_confidences[t] == Approx(-s.token_logprobs[t]).margin(1e-5));
+  }
+  // the DeepConf-online stop: a threshold above every confidence ends each sample after one full window
+  SamplingParams stop = on;
+  stop.confidence_stop = 1e9;
+  stop.confidence_window = 3;
+  const auto st = gen.generate(requests(stop, 2));
+  for (const auto& out : st.outputs) {
+    for (const Step& s : out) {
+      CHECK(s.finish == FinishReason::kLowConfidence);
+      CHECK(s.num_tokens == 3);
+      CHECK(s.token_confidences.size() == 3);
+    }
+  }
+  // a threshold below every confidence never stops: the samples are the unstopped ones
+  stop.confidence_stop = -1.0;
+  gen.clear_cache();
+  const auto never = gen.generate(requests(stop, 3));
+  for (std::size_t r = 0; r < problems.size(); ++r) {
+    for (std::size_t k = 0; k < 3; ++k) CHECK(never.outputs[r][k].token_ids == a.outputs[r][k].token_ids);
+  }
+}

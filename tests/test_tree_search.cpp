@@ -127,7 +127,7 @@ TEST_CASE("tree strategies reject bad options / naming the option", "[tree][opti
   CHECK_THROWS_WITH(Json::parse(R"({"selection": "ucb"})").get<MctsOptions>(), Catch::Contains("unknown MCTS selection 'ucb'"));
   CHECK_THROWS_WITH(Json::parse(R"({"width": 4, "depth": 3})").get<RebaseOptions>(), Catch::Contains("rebase options: unknown option \"depth\""));
   CHECK_THROWS_WITH(Json::parse(R"({"final_choice": "oracle"})").get<BeamSearchOptions>(), Catch::Contains("unknown final choice 'oracle'"));
-  CHECK_THROWS_WITH(find_strategy("astar"), Catch::Contains("unknown strategy 'astar' (known: beam, best-of-majority"));
+  CHECK_THROWS_WITH(find_strategy("astar"), Catch::Contains("unknown strategy 'astar' (known: adaptive-consistency, beam, best-of-majority"));
 }
 
 TEST_CASE("with an informative PRM / tree search beats best-of-N at matched generated tokens", "[tree][statistics]") {

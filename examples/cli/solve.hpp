@@ -3,13 +3,16 @@
 // and the mean ledger, write the audit trace. Every option of every strategy is a flag
 // (--beam-width, --num-simulations, ...; sampling fields too: --temperature, --max-tokens, ...);
 // a flag the chosen strategy does not have is an error naming the strategy's options.
+#include <algorithm>
 #include <iostream>
+#include <optional>
 #include <map>
 #include <set>
 
 #include <CLI/CLI.hpp>
 #include <ttsearch/strategies/registry.hpp>
 #include <ttsearch/trace/jsonl.hpp>
+#include <ttsearch/verifiers/confidence.hpp>
 #ifdef TTSEARCH_CLI_HAVE_TORCH
 #include <ttsearch/torch/runtime.hpp>
 #endif
@@ -42,7 +45,29 @@ struct SolveArgs {
   bool raw_prompt = false;
   std::string prompt_format;  // no chat template: "{question}" replaced (policy and PRM)
   std::string prm_convention = "qwen-prm";  // qwen-prm | token-pair | outcome | value-head
+  std::string verifier;                       // "" = the PRM (--prm, or the simulated one) | confidence
+  std::string confidence_signal = "mean-logprob";  // the ConfidenceVerifier's signal
 };
+
+/// The sampling fields a flag may set for any strategy (the confidence ones too).
+inline std::vector<std::string> sampling_keys() {
+  SamplingParams p;
+  p.token_confidence = true;  // so its JSON lists the confidence fields
+  const Json j = p;  // items() of a temporary would dangle
+  std::vector<std::string> keys;
+  for (const auto& [k, _] : j.items()) keys.push_back(k);
+  return keys;
+}
+
+/// --verifier confidence: the ConfidenceVerifier (validated here, before any work).
+inline std::optional<ConfidenceVerifier> solve_confidence_verifier(const SolveArgs& a) {
+  TTSEARCH_REQUIRE(a.verifier.empty() || a.verifier == "confidence" || a.verifier == "prm",
+                   "--verifier must be prm or confidence (got '{}')", a.verifier);
+  if (a.verifier != "confidence") return std::nullopt;
+  ConfidenceVerifierOptions o;
+  o.signal = parse_confidence_signal(a.confidence_signal);
+  return ConfidenceVerifier(o);
+}
 
 /// Every option key of every strategy, and the sampling fields.
 inline std::vector<std::string> all_option_keys() {
@@ -50,7 +75,7 @@ inline std::vector<std::string> all_option_keys() {
   for (const auto& [_, e] : strategy_registry()) {
     for (const auto& [k, v] : e.defaults.items()) {
       if (k == "sampling") {
-        for (const auto& [sk, sv] : v.items()) keys.insert(sk);
+        for (const auto& sk : sampling_keys()) keys.insert(sk);
       } else {
         keys.insert(k);
       }
@@ -103,7 +128,7 @@ inline Json build_options(const StrategyEntry& e, const SolveArgs& a) {
   for (const auto& [key, text] : a.flags) {
     if (opt.contains(key) && key != "sampling") {
       opt[key] = flag_value(text);
-    } else if (opt.contains("sampling") && opt["sampling"].contains(key)) {
+    } else if (opt.contains("sampling") && (opt["sampling"].contains(key) || std::ranges::count(sampling_keys(), key) > 0)) {
       Json v = flag_value(text);
       if (key == "stop" && v.is_string()) v = Json::array({v});
       opt["sampling"][key] = v;
@@ -113,6 +138,10 @@ inline Json build_options(const StrategyEntry& e, const SolveArgs& a) {
       throw InvalidArgument(fmt::format("{} is not an option of strategy '{}' (its options: {})", flag_name(key), e.name,
                                         fmt::join(own, ", ")));
     }
+  }
+  // a confidence verifier reads per-token values: sample with token confidence
+  if (a.verifier == "confidence" && opt.contains("sampling") && needs_token_values(parse_confidence_signal(a.confidence_signal))) {
+    opt["sampling"]["token_confidence"] = true;
   }
   return opt;
 }
@@ -168,7 +197,10 @@ inline void print_summary(const std::vector<SearchResult>& results, double corre
 inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Json& options) {
   TTSEARCH_REQUIRE(!a.data.empty(), "--policy needs --data FILE.jsonl (one problem per line)");
   TTSEARCH_REQUIRE(a.limit >= 0, "--limit must be >= 0 (got {})", a.limit);
-  TTSEARCH_REQUIRE(!e.uses_verifier || !a.prm.empty(), "strategy '{}' needs a verifier: pass --prm DIR", e.name);
+  auto confidence = solve_confidence_verifier(a);
+  TTSEARCH_REQUIRE(!e.uses_verifier || !a.prm.empty() || confidence, "strategy '{}' needs a verifier: pass --prm DIR or --verifier confidence",
+                   e.name);
+  TTSEARCH_REQUIRE(!(confidence && !a.prm.empty()), "--verifier confidence and --prm DIR: choose one verifier");
   std::vector<Problem> problems;
   InputFile in(a.data);
   in.for_each(
@@ -192,7 +224,9 @@ inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Js
   std::vector<SearchSpec> specs;
   for (std::size_t i = 0; i < problems.size(); ++i) specs.push_back(e.make(problems[i], options, budget, batch_seed(a.seed, i)));
   std::vector<SearchResult> results;
-  if (a.prm.empty()) {
+  if (confidence) {
+    results = run_observed(specs, gen, *confidence, a.trace);
+  } else if (a.prm.empty()) {
     NoVerifier none;
     results = run_observed(specs, gen, none, a.trace);
   } else {
@@ -227,8 +261,8 @@ inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Js
             << '\n';
     }
   }
-  std::cout << fmt::format("strategy {} on {} problems from {} (policy {}, prm {}, {} {})\n", e.name, results.size(), a.data,
-                           a.policy, a.prm.empty() ? "none" : a.prm, a.device, a.dtype);
+  std::cout << fmt::format("strategy {} on {} problems from {} (policy {}, verifier {}, {} {})\n", e.name, results.size(), a.data,
+                           a.policy, confidence ? "confidence:" + a.confidence_signal : a.prm.empty() ? "none" : a.prm, a.device, a.dtype);
   std::cout << fmt::format("options {}\n", options.dump());
   print_summary(results, correct);
   if (!a.trace.empty()) std::cout << fmt::format("trace written to {}\n", a.trace);
@@ -258,11 +292,12 @@ inline int run_solve(const SolveArgs& a) {
 
   testing::SimulatedGenerator gen;
   auto prm = simulated_prm(a.prm_noise, a.seed);
-  const auto results = run_observed(specs, gen, prm, a.trace);
+  const auto confidence = solve_confidence_verifier(a);
+  const auto results = confidence ? run_observed(specs, gen, *confidence, a.trace) : run_observed(specs, gen, prm, a.trace);
 
   const double correct = accuracy(results, problems) * static_cast<double>(results.size());
-  std::cout << fmt::format("strategy {} on {} simulated problems (seed {}, PRM noise {})\n", e.name, results.size(), a.seed,
-                           a.prm_noise);
+  std::cout << fmt::format("strategy {} on {} simulated problems (seed {}, {})\n", e.name, results.size(), a.seed,
+                           confidence ? "verifier confidence:" + a.confidence_signal : fmt::format("PRM noise {}", a.prm_noise));
   std::cout << fmt::format("options {}\n", options.dump());
   print_summary(results, correct);
   if (!a.trace.empty()) std::cout << fmt::format("trace written to {}\n", a.trace);

@@ -83,7 +83,7 @@ struct SamplingParams {
   std::int32_t confidence_topk = 20;     ///< k of the token confidence (DeepConf: 20)
   /// DeepConf-online early stop (needs token_confidence): a sample ends with finish "confidence"
   /// once the mean confidence of its last `confidence_window` tokens falls below this. Unset = off.
-  std::optional<double> confidence_stop;
+  std::optional<double> confidence_stop = std::nullopt;
   std::int64_t confidence_window = 2048; ///< tokens per group (DeepConf: 2048)
 
   /// Throws InvalidArgument naming the first bad field.
