@@ -3,8 +3,10 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <sstream>
 
 #include <ttsearch/domains/arith.hpp>
+#include <ttsearch/strategies/replay.hpp>
 #include <ttsearch/torch/runtime.hpp>
 #include <ttsearch/torch/tokenizer.hpp>
 
@@ -172,5 +174,56 @@ TEST_CASE("arith models: token confidence from TorchGenerator - off changes noth
   const auto never = gen.generate(requests(stop, 3));
   for (std::size_t r = 0; r < problems.size(); ++r) {
     for (std::size_t k = 0; k < 3; ++k) CHECK(never.outputs[r][k].token_ids == a.outputs[r][k].token_ids);
+  }
+}
+
+TEST_CASE("arith models: adaptive and DeepConf strategies on TorchGenerator keep the budget and replay from the trace", "[torch][arith][confidence]") {
+  GeneratorOptions o;
+  o.prompt_format = arith_models::prompt_format();
+  auto gen = TorchGenerator::load(kModels + "/policy", o);
+  const auto test = arith_models::test_split(3, {2, 7});
+  std::vector<Problem> problems;
+  for (std::size_t i = 0; i < test.size(); ++i) problems.push_back(arith::to_problem(test[i], fmt::format("p{}", i)));
+  NoVerifier none;
+  for (const std::string name : {"adaptive-consistency", "esc", "deepconf", "deepconf-online"}) {
+    Json opt = find_strategy(name).defaults;
+    opt["sampling"]["temperature"] = 1.0;
+    opt["sampling"]["max_tokens"] = arith_models::kMaxSolutionTokens;
+    if (name == "deepconf") opt.update({{"n", 12}, {"window", 16}});
+    if (name == "deepconf-online") opt.update({{"warmup", 4}, {"max_samples", 16}, {"batch", 4}, {"window", 16}});
+    if (name == "adaptive-consistency") opt["max_samples"] = 16;
+    if (name == "esc") opt["max_samples"] = 15;
+    for (const std::int64_t limit : {std::int64_t{0}, std::int64_t{700}}) {
+      INFO(name << " budget " << limit);
+      Budget budget;
+      if (limit) budget.max_generated_tokens = limit;
+      std::vector<SearchSpec> specs;
+      for (std::size_t i = 0; i < problems.size(); ++i) specs.push_back(find_strategy(name).make(problems[i], opt, budget, batch_seed(1, i)));
+      std::stringstream trace;
+      std::vector<SearchResult> rs;
+      {
+        JsonlAuditWriter w(trace);
+        rs = run_searches(std::span<const SearchSpec>(specs), gen, none, w);
+      }
+      for (const auto& r : rs) {
+        if (limit) CHECK(r.ledger.generated_tokens <= limit);
+        std::int64_t in_tree = 0;
+        for (NodeId id = 1; r.tree.contains(id); ++id) in_tree += r.tree.node(id).step.num_tokens;
+        CHECK(in_tree == r.ledger.generated_tokens);
+      }
+      if (!limit && name != "deepconf") {
+        // easy problems (level 2) stop sooner than hard ones (level 7)
+        CHECK(rs[0].ledger.generated_tokens + rs[1].ledger.generated_tokens + rs[2].ledger.generated_tokens <
+              rs[3].ledger.generated_tokens + rs[4].ledger.generated_tokens + rs[5].ledger.generated_tokens);
+      }
+      std::stringstream in(trace.str());
+      const auto log = read_audit(in);
+      REQUIRE(log.searches.size() == problems.size());
+      for (const auto& [_, s] : log.searches) {
+        const auto out = replay(s);
+        INFO(out.detail);
+        CHECK(out.match);
+      }
+    }
   }
 }

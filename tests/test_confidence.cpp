@@ -476,3 +476,23 @@ TEST_CASE("grader: distinct integers never compare equal - decimals keep the tol
   const std::vector<std::string> answers = {"32349", "32348", "32349"};
   CHECK(answer::group_normalized(answers).size() == 2);
 }
+
+TEST_CASE("confidence verifier states its cost: a verifier-token budget never stops it", "[confidence][budget]") {
+  const auto problems = sim_problems(5);
+  testing::SimulatedGenerator gen;
+  ConfidenceVerifier conf;
+  BeamSearchOptions o{.n = 4, .beam_width = 2};
+  o.sampling.token_confidence = true;
+  Budget budget;
+  budget.max_verifier_tokens = 1;
+  const auto rs = solve_batch(problems, gen, conf, o, budget);
+  for (const auto& r : rs) {
+    CHECK(r.stop_reason == StopReason::kCompleted);
+    CHECK(r.ledger.verifier_tokens == 0);
+    CHECK(r.ledger.verifier_calls > 0);
+  }
+  // a PRM without a stated cost is still stopped by the same budget (estimated by the paths' tokens)
+  testing::SimulatedPrm prm;
+  const auto stopped = solve_batch(problems, gen, prm, o, budget);
+  for (const auto& r : stopped) CHECK(r.stop_reason == StopReason::kVerifierTokens);
+}

@@ -104,6 +104,35 @@ class MemoGenerator {
   std::map<std::string, Entry> memo_;
 };
 
+/// Memoises whole verifier calls, for strategies that score each cell's samples in one call
+/// (best-of-n, weighted majority and Best-of-Majority at the same n score the same paths in the
+/// same order): a call equal to an earlier one (the same problems and path texts, in order) gets
+/// that call's scores and token counts, which is what the fresh call costs; any other call goes to
+/// the verifier. (Per path it would be wrong: a path's token count depends on its whole call.)
+template <Verifier V>
+class MemoVerifier {
+ public:
+  explicit MemoVerifier(V& inner) : inner_(inner) {}
+  Scoring score(std::span<const ScoreRequest> requests) {
+    std::string key;
+    for (const auto& r : requests) key += fmt::format("{}\x1f{}\x1f{}\x1e", r.problem->id, r.problem->question, r.path.text());
+    const auto it = memo_.find(key);
+    if (it != memo_.end()) return it->second;
+    Scoring out = inner_.score(requests);
+    memo_.emplace(std::move(key), out);
+    return out;
+  }
+
+ private:
+  V& inner_;
+  std::map<std::string, Scoring> memo_;
+};
+
+/// The strategies whose verifier calls MemoVerifier may serve (one scoring of the cell's samples).
+inline bool scores_samples_once(const std::string& name) {
+  return name == "best-of-n" || name == "weighted-majority" || name == "best-of-majority";
+}
+
 /// The options of `strategy` at size n for the arithmetic models. Whole-solution sampling records
 /// token confidence for every strategy (the same samples then serve the votes, DeepConf and the
 /// adaptive rules' first rounds); step sampling only where a confidence verifier reads it.
@@ -153,6 +182,8 @@ inline int run_arith_demo(const ArithDemoArgs& a) {
     prm.emplace(torch::TorchPRM::load(prm_dir.string(), popt));
   }
   arith::StepChecker checker;
+  std::optional<MemoVerifier<torch::TorchPRM>> memo_prm;
+  if (prm) memo_prm.emplace(*prm);
   auto make_problems = [](const std::vector<arith::ArithProblem>& split) {
     std::vector<Problem> out;
     for (std::size_t i = 0; i < split.size(); ++i) out.push_back(arith::to_problem(split[i], fmt::format("L{}-{}", split[i].level, i)));
@@ -196,6 +227,7 @@ inline int run_arith_demo(const ArithDemoArgs& a) {
       return trace ? run_searches(sp, gen, verifier, *trace) : run_searches(sp, gen, verifier, none);
     };
     if (guided) return run_with(confidence);
+    if (prm && scores_samples_once(base)) return run_with(*memo_prm);
     if (prm) return run_with(*prm);
     return run_with(checker);
   };

@@ -63,6 +63,13 @@ concept Verifier = requires(V& v, std::span<const ScoreRequest> requests) {
   { v.score(requests) } -> std::convertible_to<Scoring>;
 };
 
+/// A Verifier that states, before a call, an upper bound of the verifier tokens the call will
+/// charge; the driver checks the budget against it instead of the paths' generated tokens.
+template <class V>
+concept VerifierWithCost = Verifier<V> && requires(V& v, std::span<const ScoreRequest> requests) {
+  { v.estimate_tokens(requests) } -> std::convertible_to<std::int64_t>;
+};
+
 /// The Verifier of strategies that never score (majority vote): calling it is a bug.
 struct NoVerifier {
   Scoring score(std::span<const ScoreRequest>) {

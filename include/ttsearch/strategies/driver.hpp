@@ -292,14 +292,20 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
         any_pending = true;
         waiting.push_back(s);
         const auto& leaves = rs.ctx->score_ops();
+        const std::size_t first = score_requests.size();
+        for (NodeId id : leaves) score_requests.push_back(ScoreRequest{rs.spec->problem, rs.ctx->tree().path(id)});
         std::int64_t estimate = 0;
-        for (NodeId id : leaves) estimate += rs.ctx->tree().path_tokens(id);
+        if constexpr (VerifierWithCost<V>) {  // the verifier states its cost (e.g. 0 for one that runs no model)
+          estimate = verifier.estimate_tokens(std::span<const ScoreRequest>(score_requests).subspan(first));
+        } else {
+          for (NodeId id : leaves) estimate += rs.ctx->tree().path_tokens(id);
+        }
         if (auto why = check_verify(rs.spec->budget, rs.ledger, detail::seconds_since(rs.started), estimate)) {
+          score_requests.resize(first);
           stop(s, *why);
           continue;
         }
-        slices.push_back({s, score_requests.size(), leaves.size()});
-        for (NodeId id : leaves) score_requests.push_back(ScoreRequest{rs.spec->problem, rs.ctx->tree().path(id)});
+        slices.push_back({s, first, leaves.size()});
       }
       if (!score_requests.empty()) {
         std::vector<std::size_t> involved;

@@ -76,12 +76,15 @@ class ConfidenceVerifier {
     return out;
   }
 
+  /// It reads no model: a call costs no verifier tokens (so a verifier-token budget never stops it).
+  std::int64_t estimate_tokens(std::span<const ScoreRequest>) const noexcept { return 0; }
+
   [[nodiscard]] const ConfidenceVerifierOptions& options() const noexcept { return o_; }
 
  private:
   ConfidenceVerifierOptions o_;
 };
 
-static_assert(Verifier<ConfidenceVerifier>);
+static_assert(VerifierWithCost<ConfidenceVerifier>);
 
 }  // namespace ttsearch
