@@ -3,6 +3,7 @@
 // Each (strategy, n) cell runs every problem's search in lockstep (one generator call and one
 // verifier call per round for all problems), prints accuracy and tokens per problem, writes a
 // CSV and, at the largest n, one audit trace per strategy.
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 
@@ -60,7 +61,9 @@ inline int run_demo(const DemoArgs& a) {
     for (std::int32_t n : ns) {
       std::unique_ptr<JsonlAuditWriter> trace;
       if (n == ns.back()) trace = std::make_unique<JsonlAuditWriter>((std::filesystem::path(a.out_dir) / (name + ".trace.jsonl")).string());
+      const auto t0 = std::chrono::steady_clock::now();
       rows.push_back(demo_cell(name, n, problems, a.seed, a.prm_noise, trace.get()));
+      rows.back().wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       progress.tick();
     }
   }
