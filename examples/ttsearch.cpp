@@ -111,7 +111,8 @@ int main(int argc, char** argv) {
   d->add_option("--verifier", arith_demo.verifier, "prm (the shipped PRM) or checker (the exact step checker)")->capture_default_str()->group("Arithmetic domain");
   d->add_option("--strategies", arith_demo.strategies, "strategies to run (NAME+confidence: guided by the policy's own confidence)")->capture_default_str()->group("Arithmetic domain");
   d->add_option("--confidence-signal", arith_demo.confidence_signal, "signal of the +confidence strategies' ConfidenceVerifier")->capture_default_str()->group("Arithmetic domain");
-  d->add_option("--level-table", arith_demo.level_table, "levels of the adaptive strategies' per-level table (none: skip it)")->capture_default_str()->group("Arithmetic domain");
+  d->add_option("--level-table", arith_demo.level_table, "levels of the adaptive strategies' per-level table")->capture_default_str()->group("Arithmetic domain");
+  d->add_flag_callback("--no-level-table", [&arith_demo] { arith_demo.level_table.clear(); }, "skip the per-level table")->group("Arithmetic domain");
   d->add_option("--threads", arith_demo.threads, "CPU threads of libtorch and OpenBLAS (0 = their defaults; 1 is fastest for these tiny models)")->capture_default_str()->group("Arithmetic domain");
 #endif
 
@@ -134,7 +135,13 @@ int main(int argc, char** argv) {
   tk->add_flag("--keep-going", tokenize.keep_going, "skip malformed lines (exit code 2 at the end)");
 #endif
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; bad usage (unknown flag, a value that does not convert, a missing required
+    // option) exits 2 like every other bad input, not CLI11's 104-109
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   try {
     if (*g) return run_grade(grade);
     if (*v) return run_vote(vote);

@@ -227,3 +227,48 @@ TEST_CASE("arith models: adaptive and DeepConf strategies on TorchGenerator keep
     }
   }
 }
+
+TEST_CASE("arith models: verifier-token budgets hold with the real PRM (TorchPRM states an upper bound)", "[torch][arith][budget]") {
+  GeneratorOptions o;
+  o.prompt_format = arith_models::prompt_format();
+  auto gen = TorchGenerator::load(kModels + "/policy", o);
+  PrmOptions po;
+  po.prompt_format = arith_models::prompt_format();
+  auto prm = TorchPRM::load(kModels + "/prm", po);
+  const auto test = arith_models::test_split(2, {5, 7});
+  std::vector<Problem> problems;
+  for (std::size_t i = 0; i < test.size(); ++i) problems.push_back(arith::to_problem(test[i], fmt::format("p{}", i)));
+  BeamSearchOptions beam{.n = 4, .beam_width = 2, .num_iterations = 10};
+  beam.sampling.temperature = 1.0;
+  beam.sampling.max_tokens = 48;
+  BestOfNOptions bon{.n = 4};
+  bon.sampling.max_tokens = arith_models::kMaxSolutionTokens;
+  for (const std::int64_t limit : {100, 200, 500}) {
+    Budget budget;
+    budget.max_verifier_tokens = limit;
+    prm.clear_cache();
+    for (const auto& r : solve_batch(problems, gen, prm, beam, budget)) {
+      INFO("beam, limit " << limit);
+      CHECK(r.ledger.verifier_tokens <= limit);
+    }
+    prm.clear_cache();
+    for (const auto& r : solve_batch(problems, gen, prm, bon, budget)) {
+      INFO("best-of-n, limit " << limit);
+      CHECK(r.ledger.verifier_tokens <= limit);
+      if (r.ledger.verifier_calls == 0) CHECK(r.stop_reason == StopReason::kVerifierTokens);
+    }
+  }
+  // the estimate bounds the charge, and equals it with nothing cached
+  SearchTree t;
+  Step s;
+  s.text = "1 + 2 = 3, so 3\n\nThe answer is \\boxed{3}";
+  s.num_tokens = 20;
+  s.finish = FinishReason::kEos;
+  const NodeId leaf = t.add_child(SearchTree::root(), s);
+  std::vector<ScoreRequest> req = {{&problems[0], t.path(leaf)}};
+  prm.clear_cache();
+  const auto est = prm.estimate_tokens(req);
+  const auto got = prm.score(req);
+  CHECK(got.tokens[0] == est);
+  CHECK(prm.score(req).tokens[0] <= est);
+}

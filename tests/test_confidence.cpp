@@ -496,3 +496,147 @@ TEST_CASE("confidence verifier states its cost: a verifier-token budget never st
   const auto stopped = solve_batch(problems, gen, prm, o, budget);
   for (const auto& r : stopped) CHECK(r.stop_reason == StopReason::kVerifierTokens);
 }
+
+TEST_CASE("deepconf conventions: eta is the kept fraction offline and s the 100 (1 - eta) percentile online", "[deepconf]") {
+  // ten traces with confidences 1..10: the eight least confident answer x, the two most confident y.
+  // keep_fraction 0.2 keeps the top two (y wins); the percentile convention (np.percentile(scores, 20),
+  // keeping eight) would let x win by weight 3+...+8 = 33 against 19
+  std::vector<Candidate> c;
+  for (int i = 1; i <= 10; ++i) {
+    Candidate x;
+    x.answer = i <= 8 ? "x" : "y";
+    x.score = i;
+    x.leaf = i;
+    c.push_back(x);
+  }
+  CHECK(deepconf_outcome(c, 0.2, true).answers == std::vector<std::string>{"y"});
+  CHECK(deepconf_outcome(c, 0.8, true).answers.front() == "x");
+  // online: warm-up 1..10, eta 0.1 -> s = 90th percentile = 9.1 (DeepConf-low); eta 0.9 -> 1.9
+  std::vector<bool> stopped(c.size(), false);
+  CHECK(deepconf_online_vote(c, stopped, 10, 0.1).threshold == Approx(9.1));
+  CHECK(deepconf_online_vote(c, stopped, 10, 0.9).threshold == Approx(1.9));
+  CHECK(deepconf_online_vote(c, stopped, 10, 0.1).eligible == 1);  // only 10 is above 9.1
+}
+
+TEST_CASE("deepconf: near-ties at the cut are ties - the choice does not move with 1e-5 noise", "[deepconf]") {
+  // five traces whose lowest group is the shared opening (a tie), noise of a few 1e-6 as a batch change gives
+  for (const double noise : {0.0, 2e-5, -2e-5}) {
+    std::vector<Candidate> c;
+    const std::vector<std::string> answers = {"3", "7", "7", "3", "7"};
+    for (int i = 0; i < 5; ++i) {
+      Candidate x;
+      x.answer = answers[static_cast<std::size_t>(i)];
+      x.score = 4.0 + (i == 0 ? noise : 0.0);
+      x.leaf = i;
+      c.push_back(x);
+    }
+    INFO("noise " << noise);
+    CHECK(deepconf_outcome(c, 0.2, true).answers.front() == "7");  // all five tie at the cut and vote: 7 x 3
+  }
+}
+
+TEST_CASE("adaptive-consistency: samples without an answer settle nothing", "[adaptive]") {
+  Problem p{.id = "p", .question = "q", .reference = std::string("7")};
+  NoVerifier none;
+  struct NoAnswer {
+    Generation generate(std::span<const GenerateRequest> reqs) {
+      Generation g;
+      for (const auto& r : reqs) {
+        std::vector<Step> out(static_cast<std::size_t>(r.num_samples));
+        for (auto& s : out) s.text = "I do not know", s.num_tokens = 3, s.finish = FinishReason::kEos;
+        g.outputs.push_back(std::move(out));
+      }
+      return g;
+    }
+  } gen;
+  const auto r = solve(p, gen, none, AdaptiveConsistencyOptions{.max_samples = 9});
+  CHECK(r.candidates.size() == 9);
+}
+
+TEST_CASE("replay: invalid options / dropped candidates / early stops and unjustified cuts are reported - never a crash or a hang", "[confidence][replay]") {
+  const auto problems = sim_problems(6);
+  testing::SimulatedGenerator gen;
+  NoVerifier none;
+  auto record = [&](const std::string& name, Json opt) {
+    std::vector<SearchSpec> specs;
+    for (std::size_t i = 0; i < problems.size(); ++i) specs.push_back(find_strategy(name).make(problems[i], opt, {}, i));
+    std::stringstream ss;
+    JsonlAuditWriter w(ss);
+    run_searches(std::span<const SearchSpec>(specs), gen, none, w);
+    return ss.str();
+  };
+  auto replay_all = [](const std::string& text) {
+    std::stringstream in(text);
+    const auto log = read_audit(in);
+    std::vector<ReplayOutcome> out;
+    for (const auto& [_, s] : log.searches) out.push_back(replay(s));
+    return out;
+  };
+  auto edit = [](const std::string& text, auto&& f) {
+    std::string out;
+    std::stringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      Json j = Json::parse(line);
+      f(j);
+      out += j.dump() + "\n";
+    }
+    return out;
+  };
+  // options no strategy would accept (a round of 0 samples, a window of 0, keep_fraction 1e6)
+  const std::string ac = record("adaptive-consistency", find_strategy("adaptive-consistency").defaults);
+  for (const auto& [key, value] : std::vector<std::pair<std::string, Json>>{{"batch", 0}, {"max_samples", 3}, {"threshold", 2.0}}) {
+    const auto bad = replay_all(edit(ac, [&](Json& j) { if (j["event"] == "begin") j["options"][key] = value; }));
+    for (const auto& o : bad) {
+      INFO(key << ": " << o.detail);
+      CHECK_FALSE(o.match);
+    }
+  }
+  Json online = find_strategy("deepconf-online").defaults;
+  online.update({{"warmup", 4}, {"max_samples", 16}, {"batch", 4}, {"window", 8}});
+  const std::string dco = record("deepconf-online", online);
+  for (const auto& o : replay_all(edit(dco, [](Json& j) { if (j["event"] == "begin") j["options"]["keep_fraction"] = 1e6; }))) {
+    CHECK_FALSE(o.match);
+  }
+  // the untouched traces replay
+  for (const auto& o : replay_all(ac)) CHECK(o.match);
+  for (const auto& o : replay_all(dco)) {
+    INFO(o.detail);
+    CHECK(o.match);
+  }
+  // a candidate dropped from the end line (a sample hidden)
+  const auto dropped = replay_all(edit(ac, [](Json& j) {
+    if (j["event"] == "end" && j["candidates"].size() > 1) j["candidates"].erase(j["candidates"].size() - 1);
+  }));
+  for (const auto& o : dropped) CHECK_FALSE(o.match);
+  // a threshold raised after the fact: the search stopped before the rule allows
+  int early = 0;
+  for (const auto& o : replay_all(edit(ac, [](Json& j) { if (j["event"] == "begin") j["options"]["threshold"] = 0.999; }))) early += !o.match;
+  CHECK(early > 0);
+  // a warm-up trace marked as stopped by the confidence rule
+  bool edited = false;
+  const auto warm_stop = replay_all(edit(dco, [&](Json& j) {
+    if (!edited && j["event"] == "node" && j["id"] == 1) {
+      j["finish"] = "confidence";
+      edited = true;
+    }
+  }));
+  CHECK_FALSE(warm_stop.front().match);
+  // a recorded candidate score that the trace's confidences do not give
+  const std::string dc = record("deepconf", Json{{"n", 8}, {"window", 8}});
+  const auto forged = replay_all(edit(dc, [](Json& j) {
+    if (j["event"] == "end") j["candidates"][0]["score"] = j["candidates"][0]["score"].get<double>() + 0.5;
+  }));
+  for (const auto& o : forged) {
+    CHECK_FALSE(o.match);
+    CHECK(o.detail.find("recorded score") != std::string::npos);
+  }
+}
+
+TEST_CASE("grader: integers of any size compare digit by digit - near-integral products are integers", "[answer]") {
+  CHECK_FALSE(answer::equivalent_normalized("12345678901234567", "12345678901234568"));
+  CHECK(answer::equivalent_normalized("0012", "12"));
+  CHECK_FALSE(answer::grade("\\boxed{1.20006 \\times 10^5}", "120000").correct);
+  CHECK(answer::grade("\\boxed{1.2 \\times 10^5}", "120000").correct);
+  const std::vector<std::string> big = {"12345678901234567", "12345678901234568"};
+  CHECK(answer::group_normalized(big).size() == 2);
+}

@@ -49,7 +49,7 @@ TEST_CASE("options round-trip through JSON - unknown keys and bad types are reje
   REQUIRE_THROWS_WITH(Json::parse(R"({"n": 4, "beam": 2})").get<BestOfNOptions>(),
                       Catch::Contains("best-of-n options: unknown option \"beam\""));
   REQUIRE_THROWS_WITH(Json::parse(R"({"n": "four"})").get<MajorityVoteOptions>(),
-                      Catch::Contains("option \"n\" has the wrong type"));
+                      Catch::Contains("majority options.n must be an integer (got \"four\")"));
   REQUIRE_THROWS_WITH(Json::parse(R"({"aggregation": "median"})").get<WeightedMajorityOptions>(),
                       Catch::Contains("unknown aggregation 'median'"));
 }
@@ -168,4 +168,17 @@ TEST_CASE("majority vote never calls a verifier - the voting strategies record t
     REQUIRE(c.score == b.tree.node(c.leaf).scores.back());
   }
   REQUIRE(b.tree.node(b.chosen).has(kFlagChosen));
+}
+
+TEST_CASE("integer options are never truncated or wrapped - the field is named", "[strategies][options]") {
+  REQUIRE_THROWS_WITH(Json::parse(R"({"n": 3.5})").get<BestOfNOptions>(), Catch::Contains("best-of-n options.n must be an integer (got 3.5)"));
+  REQUIRE_THROWS_WITH(Json::parse(R"({"n": 4294967300})").get<BestOfNOptions>(),
+                      Catch::Contains("best-of-n options.n is out of range (got 4294967300"));
+  REQUIRE_THROWS_WITH(Json::parse(R"({"n": 1e30})").get<MajorityVoteOptions>(), Catch::Contains("majority options.n must be an integer"));
+  REQUIRE_THROWS_WITH(Json::parse(R"({"n": -2147483649})").get<MajorityVoteOptions>(), Catch::Contains("out of range"));
+  REQUIRE_THROWS_WITH(Json::parse(R"({"n": 4, "sampling": {"max_tokens": 2.5}})").get<BestOfNOptions>(),
+                      Catch::Contains("sampling.max_tokens must be an integer (got 2.5)"));
+  REQUIRE_THROWS_WITH(Json::parse(R"({"n": 4, "sampling": {"top_k": 4294967297}})").get<BestOfNOptions>(),
+                      Catch::Contains("sampling.top_k is out of range"));
+  CHECK(Json::parse(R"({"n": 7})").get<BestOfNOptions>().n == 7);
 }

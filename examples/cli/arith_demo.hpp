@@ -150,7 +150,8 @@ inline Json arith_demo_options(const std::string& strategy, std::int32_t n, doub
   if (strategy == "adaptive-consistency") return Json{{"max_samples", n}, {"sampling", whole}};
   if (strategy == "esc") return Json{{"window", std::min(n, 5)}, {"max_samples", n}, {"sampling", whole}};
   if (strategy == "deepconf-online") {
-    return Json{{"warmup", std::min(n, 16)}, {"max_samples", n}, {"window", kWindow}, {"sampling", whole}};
+    // the warm-up is a quarter of the budget up to DeepConf's 16, so every n has an online phase
+    return Json{{"warmup", std::min(16, std::max(1, n / 4))}, {"max_samples", n}, {"window", kWindow}, {"sampling", whole}};
   }
   return Json{{"n", n}, {"sampling", whole}};
 }
@@ -163,7 +164,11 @@ inline int run_arith_demo(const ArithDemoArgs& a) {
   TTSEARCH_REQUIRE(a.verifier == "prm" || a.verifier == "checker", "--verifier must be prm or checker (got '{}')", a.verifier);
   for (auto l : a.levels) TTSEARCH_REQUIRE(l >= 2 && l <= 7, "--levels must be in 2..7 (the test split's levels; got {})", l);
   for (auto l : a.level_table) TTSEARCH_REQUIRE(l >= 2 && l <= 7, "--level-table must be in 2..7 (got {})", l);
-  for (const auto& s : a.strategies) find_strategy(demo_strategy(s).first);  // unknown names fail before any work
+  for (const auto& s : a.strategies) {  // unknown names fail before any work
+    const auto [base, guided] = demo_strategy(s);
+    const StrategyEntry& e = find_strategy(base);
+    TTSEARCH_REQUIRE(!guided || e.uses_verifier, "--strategies {}: {} uses no verifier, so nothing would be guided by confidence", s, base);
+  }
   ConfidenceVerifierOptions copt;
   copt.signal = parse_confidence_signal(a.confidence_signal);
   ConfidenceVerifier confidence(copt);

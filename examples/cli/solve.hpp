@@ -140,8 +140,14 @@ inline Json build_options(const StrategyEntry& e, const SolveArgs& a) {
     }
   }
   // a confidence verifier reads per-token values: sample with token confidence
-  if (a.verifier == "confidence" && opt.contains("sampling") && needs_token_values(parse_confidence_signal(a.confidence_signal))) {
-    opt["sampling"]["token_confidence"] = true;
+  if (a.verifier == "confidence") {
+    TTSEARCH_REQUIRE(e.uses_verifier, "--verifier confidence: strategy '{}' uses no verifier", e.name);
+    if (opt.contains("sampling") && needs_token_values(parse_confidence_signal(a.confidence_signal))) {
+      const auto flag = a.flags.find("token_confidence");
+      TTSEARCH_REQUIRE(flag == a.flags.end() || flag_value(flag->second) != Json(false),
+                       "--verifier confidence with signal '{}' needs token_confidence = true (got --token-confidence false)", a.confidence_signal);
+      opt["sampling"]["token_confidence"] = true;
+    }
   }
   return opt;
 }

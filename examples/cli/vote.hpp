@@ -51,11 +51,13 @@ struct ResponseLogprobs {
 
 inline ResponseLogprobs parse_response_logprobs(const Json& j) {
   ResponseLogprobs out;
+  // a log-prob: a number <= 0 (1e-6 of rounding above 0 is taken as 0), -inf and below the floor count as the floor
   auto number = [](const Json& v, const char* what) {
     if (!v.is_number()) throw std::runtime_error(fmt::format("{} must be a number", what));
     const double d = v.get<double>();
     if (std::isnan(d)) throw std::runtime_error(fmt::format("{} is NaN", what));
-    return std::max(d, kConfidenceLogprobFloor);
+    if (d > 1e-6) throw std::runtime_error(fmt::format("{} must be a log-probability, <= 0 (got {})", what, d));
+    return std::max(std::min(d, 0.0), kConfidenceLogprobFloor);
   };
   auto chat = [&](const Json& content) {
     for (const auto& t : content) {
@@ -84,9 +86,12 @@ inline ResponseLogprobs parse_response_logprobs(const Json& j) {
       if (!c.is_array() || c.size() != lp.size()) throw std::runtime_error("\"token_confidences\" must be an array as long as \"token_logprobs\"");
       for (std::size_t i = 0; i < lp.size(); ++i) {
         out.logprobs.push_back(static_cast<float>(number(lp[i], "token_logprobs entry")));
-        const double cv = number(c[i], "token_confidences entry");
-        if (!std::isfinite(cv)) throw std::runtime_error("token_confidences entry is not finite");
-        out.confidences.push_back(static_cast<float>(cv));
+        if (!c[i].is_number()) throw std::runtime_error("token_confidences entry must be a number");
+        const auto cv = static_cast<float>(c[i].get<double>());  // checked as stored: 1e300 is not a float
+        if (!std::isfinite(cv) || cv < 0) {
+          throw std::runtime_error(fmt::format("token_confidences entry must be finite and >= 0 (-mean of log-probs; got {})", c[i].dump()));
+        }
+        out.confidences.push_back(cv);
       }
     } else {
       if (!j.contains("top_logprobs") || !j["top_logprobs"].is_array() || j["top_logprobs"].size() != lp.size()) {
@@ -106,6 +111,7 @@ inline ResponseLogprobs parse_response_logprobs(const Json& j) {
     throw std::runtime_error("expected {\"token_logprobs\", \"top_logprobs\"} (completions), {\"content\": [...]} (chat) or "
                              "{\"token_logprobs\", \"token_confidences\"}");
   }
+  if (out.logprobs.empty()) throw std::runtime_error("no token log-probs (a response of no tokens has no confidence)");
   return out;
 }
 

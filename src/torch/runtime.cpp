@@ -587,13 +587,10 @@ TorchPRM TorchPRM::load(const std::string& dir, const PrmOptions& opt) {
 
 namespace {
 
-/// Scores one chunk of requests in one batched forward.
-Scoring score_chunk(TorchPRM::Impl& p, std::span<const ScoreRequest> requests) {
-  ::torch::InferenceMode guard;
-  Scoring out;
-  if (requests.empty()) return out;
-  std::vector<std::vector<std::int32_t>> seqs;
-  std::vector<std::vector<char>> flagged;  // the positions whose score is read
+/// The token ids the PRM reads for each request (cut after the last tag for the step-tag
+/// conventions) and the positions whose score is read.
+void prm_inputs(const TorchPRM::Impl& p, std::span<const ScoreRequest> requests, std::vector<std::vector<std::int32_t>>& seqs,
+                std::vector<std::vector<char>>& flagged) {
   for (const auto& req : requests) {
     TTSEARCH_REQUIRE(req.problem != nullptr, "score: a request has no problem");
     if (p.opt.convention == RewardConvention::kValueHead) {  // Skywork: token by token, a flag on each piece's "\n"
@@ -662,6 +659,18 @@ Scoring score_chunk(TorchPRM::Impl& p, std::span<const ScoreRequest> requests) {
       sq.resize(static_cast<std::size_t>(flagged[r].rend() - last));
     }
   }
+}
+
+/// Scores one chunk of requests in one batched forward.
+Scoring score_chunk(TorchPRM::Impl& p, std::span<const ScoreRequest> requests) {
+  ::torch::InferenceMode guard;
+  Scoring out;
+  if (requests.empty()) return out;
+  std::vector<std::vector<std::int32_t>> seqs;
+  std::vector<std::vector<char>> flagged;  // the positions whose score is read
+  prm_inputs(p, requests, seqs, flagged);
+  const bool tags = p.opt.convention != RewardConvention::kOutcome;
+  const std::size_t R = seqs.size();
   const auto dev = p.m.device;
   Prefill pre = prefill_cached(p.m.model, p.cache.get(), seqs, dev);
   const auto S = pre.S;
@@ -737,6 +746,15 @@ Scoring score_chunk(TorchPRM::Impl& p, std::span<const ScoreRequest> requests) {
 }
 
 }  // namespace
+
+std::int64_t TorchPRM::estimate_tokens(std::span<const ScoreRequest> requests) {
+  std::vector<std::vector<std::int32_t>> seqs;
+  std::vector<std::vector<char>> flagged;
+  prm_inputs(*impl_, requests, seqs, flagged);
+  std::int64_t total = 0;
+  for (const auto& sq : seqs) total += static_cast<std::int64_t>(sq.size());  // a cache hit only lowers it
+  return total;
+}
 
 void TorchPRM::clear_cache() {
   if (impl_->cache) impl_->cache = std::make_unique<detail::PrefixCache>(impl_->opt.prefix_cache_tokens);

@@ -286,8 +286,11 @@ inline std::optional<double> evaluate_number(std::string_view normalized) {
 inline bool numbers_close(double a, double b, double rel_tol) {
   if (a == b) return true;
   constexpr double kExact = 9007199254740992.0;  // 2^53
-  const auto integral = [](double x) { return std::isfinite(x) && std::fabs(x) < kExact && std::floor(x) == x; };
-  if (integral(a) && integral(b)) return false;
+  // an integer, or a value within float rounding of one (1.20006 \times 10^5 is 120006)
+  const auto integral = [](double x) {
+    return std::isfinite(x) && std::fabs(x) < kExact && std::fabs(x - std::round(x)) <= 1e-9 * std::max(1.0, std::fabs(x));
+  };
+  if (integral(a) && integral(b)) return std::round(a) == std::round(b);
   return std::fabs(a - b) <= rel_tol * std::max(std::fabs(a), std::fabs(b));
 }
 
@@ -358,11 +361,31 @@ inline bool sequences_equivalent(std::string_view a, std::string_view b, const E
 
 }  // namespace detail
 
+/// A plain integer literal ("-0012", "12345678901234567") in canonical form ("-12"), else nullopt:
+/// integers of any size compare digit by digit, never through a double.
+inline std::optional<std::string> plain_integer(std::string_view s) {
+  std::size_t i = 0;
+  std::string out;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    if (s[0] == '-') out = "-";
+    i = 1;
+  }
+  if (i >= s.size()) return std::nullopt;
+  for (std::size_t k = i; k < s.size(); ++k) {
+    if (s[k] < '0' || s[k] > '9') return std::nullopt;
+  }
+  while (i + 1 < s.size() && s[i] == '0') ++i;
+  out += s.substr(i);
+  if (out == "-0") out = "0";
+  return out;
+}
+
 /// Equivalence of two already-normalised answers (rules at the top of this file).
 inline bool equivalent_normalized(std::string_view a, std::string_view b, const EquivalenceOptions& opt, int depth) {
   if (depth > 16) return false;
   if (a.empty() || b.empty()) return a.empty() && b.empty();
   if (detail::iequal(a, b)) return true;
+  if (const auto ia = plain_integer(a), ib = plain_integer(b); ia && ib) return *ia == *ib;
   const auto va = evaluate_number(a), vb = evaluate_number(b);
   if (va && vb) {
     const bool pa = a.back() == '%', pb = b.back() == '%';

@@ -50,7 +50,9 @@ inline AnswerGroups group_normalized(std::span<const std::string> normalized, co
       for (std::size_t r = 0; r < reps.size() && group < 0; ++r) {
         const Rep& rep = reps[r];
         bool eq;
-        if (value && rep.value && percent == rep.percent) {
+        if (const auto ia = plain_integer(s), ib = plain_integer(rep.text); ia && ib) {
+          eq = *ia == *ib;  // integers of any size, digit by digit
+        } else if (value && rep.value && percent == rep.percent) {
           eq = numbers_close(*value, *rep.value, opt.rel_tol);  // fast path: both plain numbers
         } else {
           eq = equivalent_normalized(s, rep.text, opt);

@@ -57,7 +57,7 @@ inline std::int64_t beta_min_samples(double threshold, std::int64_t cap) {
 }
 
 /// Counts of the two largest answer groups among `answers` (normalised; "" = no answer, which
-/// counts as a group of its own only when no answer was found at all).
+/// never counts: samples without an answer do not settle anything).
 struct TopTwo {
   std::int64_t a = 0;
   std::int64_t b = 0;
@@ -66,10 +66,8 @@ struct TopTwo {
 inline TopTwo top_two_counts(std::span<const std::string> answers) {
   const auto groups = answer::group_normalized(answers);
   std::vector<std::int64_t> counts;
-  bool any_answer = false;
-  for (std::size_t g = 0; g < groups.size(); ++g) any_answer = any_answer || !groups.representative[g].empty();
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    if (any_answer && groups.representative[g].empty()) continue;  // "no answer" never leads the vote
+    if (groups.representative[g].empty()) continue;  // "no answer" never leads the vote
     counts.push_back(static_cast<std::int64_t>(groups.members[g].size()));
   }
   std::sort(counts.begin(), counts.end(), std::greater<>());

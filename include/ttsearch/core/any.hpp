@@ -59,22 +59,39 @@ class AnyVerifier {
       : self_(std::make_unique<Model<std::decay_t<V>>>(std::forward<V>(v))) {}
 
   Scoring score(std::span<const ScoreRequest> requests) { return self_->score(requests); }
+  /// The wrapped verifier's stated cost (VerifierWithCost), else the paths' generated tokens
+  /// (the driver's estimate for a verifier that states none).
+  std::int64_t estimate_tokens(std::span<const ScoreRequest> requests) { return self_->estimate_tokens(requests); }
+  /// Whether the wrapped verifier states its cost (then the driver holds it to it).
+  [[nodiscard]] bool states_cost() const noexcept { return self_->states_cost(); }
 
  private:
   struct Concept {
     virtual ~Concept() = default;
     virtual Scoring score(std::span<const ScoreRequest>) = 0;
+    virtual std::int64_t estimate_tokens(std::span<const ScoreRequest>) = 0;
+    virtual bool states_cost() const noexcept = 0;
   };
   template <class T>
   struct Model final : Concept {
     explicit Model(T t) : value(std::move(t)) {}
     Scoring score(std::span<const ScoreRequest> r) override { return detail::Unwrap<T>::get(value).score(r); }
+    std::int64_t estimate_tokens(std::span<const ScoreRequest> r) override {
+      if constexpr (VerifierWithCost<typename detail::Unwrap<T>::type>) {
+        return detail::Unwrap<T>::get(value).estimate_tokens(r);
+      } else {
+        std::int64_t total = 0;
+        for (const auto& q : r) total += q.path.num_tokens();
+        return total;
+      }
+    }
+    bool states_cost() const noexcept override { return VerifierWithCost<typename detail::Unwrap<T>::type>; }
     T value;
   };
   std::unique_ptr<Concept> self_;
 };
 
 static_assert(Generator<AnyGenerator>);
-static_assert(Verifier<AnyVerifier>);
+static_assert(VerifierWithCost<AnyVerifier>);
 
 }  // namespace ttsearch

@@ -96,6 +96,17 @@ inline ConfidenceSignal parse_confidence_signal(std::string_view s) {
 inline void to_json(Json& j, ConfidenceSignal s) { j = std::string(to_string(s)); }
 inline void from_json(const Json& j, ConfidenceSignal& s) { s = parse_confidence_signal(j.get<std::string>()); }
 
+/// Scores closer than this (relative, at least absolute) are ties. A model's numbers move by
+/// ~1e-5 with the batch's shape (BLAS blocking), and samples share their opening tokens, so a
+/// lowest group often ties exactly in exact arithmetic: rules that cut at a threshold treat
+/// values within the tolerance as equal, so a choice does not depend on what else was in the batch.
+inline constexpr double kConfidenceTieTolerance = 1e-4;
+
+/// x is below `threshold` by more than the tie tolerance.
+inline bool clearly_below(double x, double threshold) noexcept {
+  return x < threshold - kConfidenceTieTolerance * std::max(1.0, std::fabs(threshold));
+}
+
 /// True when the signal needs per-token values (everything but sum-logprob).
 constexpr bool needs_token_values(ConfidenceSignal s) noexcept { return s != ConfidenceSignal::kSumLogprob; }
 
@@ -193,7 +204,8 @@ inline double path_signal(const PathView& path, ConfidenceSignal signal, std::in
 
 /// DeepConf-online's per-sample early stop, one function for every generator: push each token's
 /// confidence; `push` returns true once the last `window` confidences (a full window) have a mean
-/// below `threshold` (a trace shorter than the window is never stopped, as in DeepConf's processor).
+/// below `threshold` by more than the tie tolerance (a trace shorter than the window is never
+/// stopped, as in DeepConf's processor).
 class ConfidenceWindow {
  public:
   ConfidenceWindow(double threshold, std::int64_t window) : threshold_(threshold), window_(window) {}
@@ -210,7 +222,7 @@ class ConfidenceWindow {
       for (double v : values_) sum_ += v;
       since_exact_ = 0;
     }
-    return static_cast<std::int64_t>(values_.size()) == window_ && sum_ / static_cast<double>(window_) < threshold_;
+    return static_cast<std::int64_t>(values_.size()) == window_ && clearly_below(sum_ / static_cast<double>(window_), threshold_);
   }
 
  private:

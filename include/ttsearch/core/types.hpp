@@ -2,6 +2,8 @@
 /// Plain value types shared by every layer: Problem, Step, FinishReason, SamplingParams.
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <type_traits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -114,6 +116,41 @@ struct SamplingParams {
   }
 };
 
+namespace detail {
+
+/// j[key] as an integer of type T when present (else `fallback`): a JSON integer within T's range,
+/// never a fraction, a float or a wrapped value. Throws InvalidArgument naming `what`.`key`.
+template <class T>
+T json_integer(const Json& j, const char* key, T fallback, std::string_view what) {
+  if (!j.contains(key)) return fallback;
+  const Json& v = j.at(key);
+  if (!v.is_number_integer()) {
+    throw InvalidArgument(fmt::format("{}.{} must be an integer (got {})", what, key, v.dump()));
+  }
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) {
+      throw InvalidArgument(fmt::format("{}.{} is out of range (got {}, largest {})", what, key, u, std::numeric_limits<T>::max()));
+    }
+    return static_cast<T>(u);
+  }
+  const auto i = v.get<std::int64_t>();
+  bool ok;
+  if (i < 0) {
+    if constexpr (std::is_unsigned_v<T>) ok = false;
+    else ok = i >= static_cast<std::int64_t>(std::numeric_limits<T>::min());
+  } else {
+    ok = static_cast<std::uint64_t>(i) <= static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+  }
+  if (!ok) {
+    throw InvalidArgument(fmt::format("{}.{} is out of range (got {}, range [{}, {}])", what, key, i, std::numeric_limits<T>::min(),
+                                      std::numeric_limits<T>::max()));
+  }
+  return static_cast<T>(i);
+}
+
+}  // namespace detail
+
 inline void to_json(Json& j, const SamplingParams& p) {
   j = Json{{"temperature", p.temperature}, {"top_p", p.top_p},       {"top_k", p.top_k},
            {"min_p", p.min_p},             {"max_tokens", p.max_tokens}, {"stop", p.stop},
@@ -130,16 +167,20 @@ inline void from_json(const Json& j, SamplingParams& p) {
   SamplingParams d;
   p.temperature = j.value("temperature", d.temperature);
   p.top_p = j.value("top_p", d.top_p);
-  p.top_k = j.value("top_k", d.top_k);
+  p.top_k = detail::json_integer(j, "top_k", d.top_k, "sampling");
   p.min_p = j.value("min_p", d.min_p);
-  p.max_tokens = j.value("max_tokens", d.max_tokens);
+  p.max_tokens = detail::json_integer(j, "max_tokens", d.max_tokens, "sampling");
   p.stop = j.value("stop", d.stop);
   p.include_stop_in_output = j.value("include_stop_in_output", d.include_stop_in_output);
   p.token_confidence = j.value("token_confidence", d.token_confidence);
-  p.confidence_topk = j.value("confidence_topk", d.confidence_topk);
-  p.confidence_window = j.value("confidence_window", d.confidence_window);
+  p.confidence_topk = detail::json_integer(j, "confidence_topk", d.confidence_topk, "sampling");
+  p.confidence_window = detail::json_integer(j, "confidence_window", d.confidence_window, "sampling");
   p.confidence_stop = d.confidence_stop;
-  if (j.contains("confidence_stop") && !j["confidence_stop"].is_null()) p.confidence_stop = j["confidence_stop"].get<double>();
+  if (j.contains("confidence_stop") && !j["confidence_stop"].is_null()) {
+    // a per-round value DeepConf-online derives from its warm-up; as an option it would cut every
+    // strategy's traces and let the cut ones vote
+    throw InvalidArgument("sampling.confidence_stop is not an option: deepconf-online sets it from its warm-up");
+  }
 }
 
 inline void to_json(Json& j, const Problem& p) {

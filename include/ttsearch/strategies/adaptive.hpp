@@ -73,9 +73,12 @@ inline std::vector<std::string> answers_of(std::span<const Candidate> cands) {
 /// The number of samples after which Adaptive-Consistency stops on these answers (in sampling
 /// order), or answers.size() when it never does.
 inline std::size_t adaptive_consistency_stop_point(std::span<const std::string> answers, const AdaptiveConsistencyOptions& opt) {
+  opt.validate();  // a round of 0 samples would never end
   std::int32_t drawn = 0;
   while (drawn < static_cast<std::int32_t>(answers.size())) {
-    drawn += opt.round_size(drawn);
+    const std::int32_t k = opt.round_size(drawn);
+    if (k <= 0) break;  // the cap
+    drawn += k;
     drawn = std::min(drawn, static_cast<std::int32_t>(answers.size()));
     if (beta_should_stop(answers.first(static_cast<std::size_t>(drawn)), opt.threshold)) break;
   }
@@ -84,6 +87,7 @@ inline std::size_t adaptive_consistency_stop_point(std::span<const std::string> 
 
 /// ESC's stop point: the end of the first unanimous window, or answers.size().
 inline std::size_t esc_stop_point(std::span<const std::string> answers, const EscOptions& opt) {
+  opt.validate();  // a window of 0 would never end
   const auto w = static_cast<std::size_t>(opt.window);
   for (std::size_t end = w; end <= answers.size(); end += w) {
     if (esc_window_unanimous(answers, end, w)) return end;
@@ -107,7 +111,7 @@ inline VoteOutcome esc_outcome(std::span<const Candidate> cands, const EscOption
   const std::size_t stop = esc_stop_point(answers, opt);
   if (stop < cands.size()) throw InvalidArgument(fmt::format("esc: the rule stops after {} samples but {} were drawn", stop, cands.size()));
   const auto w = static_cast<std::size_t>(opt.window);
-  if (esc_window_unanimous(answers, stop, w)) {
+  if (stop % w == 0 && esc_window_unanimous(answers, stop, w)) {  // a window, not the last w of a short last round
     VoteOutcome v;
     v.answers.push_back(cands[stop - w].answer);
     v.chosen = static_cast<std::int64_t>(stop - w);

@@ -4,25 +4,31 @@
 ///
 /// Offline (`deepconf`): sample N whole traces with token confidence; each trace's confidence c_t
 /// is a signal of core/confidence.hpp (default: lowest group, window w); drop traces without an
-/// answer; keep the ceil(eta * N') most confident (eta = keep_fraction: 0.1 is DeepConf-low, 0.9
-/// DeepConf-high; ties at the boundary kept); then the confidence-weighted vote
+/// answer (none extracted, or the trace did not finish: cut at max_tokens or by the confidence
+/// stop); keep the ceil(eta * N') most confident (eta = keep_fraction: 0.1 is DeepConf-low, 0.9
+/// DeepConf-high; ties at the boundary kept, values within kConfidenceTieTolerance of it count as
+/// ties); then the confidence-weighted vote
 ///   y* = argmax_a sum_{t kept} c_t * 1[ans_t ~ a]            (or a plain count, weighted = false).
 /// keep_fraction = 1 is the plain confidence-weighted majority. The representative path of the
 /// winner is its most confident member.
 ///
 /// Online (`deepconf-online`): 
 ///   1. warm-up: N_init (16) traces; s = the (1 - eta) quantile (linear interpolation, numpy's
-///      percentile) of their lowest-group confidences;
+///      percentile at 100 (1 - eta): eta = 0.1 gives the 90th percentile, DeepConf-low) of their
+///      lowest-group confidences;
 ///   2. then rounds of `batch` traces, each sampled with the early stop "a full window of w tokens
 ///      with mean confidence below s ends the trace" (finish "confidence"; its tokens are charged),
 ///      until max_samples traces or the consensus stop beta = V(a*) / sum_a V(a) >= tau (0.95)
 ///      over the vote below, checked after the warm-up and after every round;
 ///   3. vote: traces stopped early and traces whose lowest group is below s are dropped; the rest
 ///      vote weighted by their lowest-group confidence. When none survive, a plain majority of
-///      every trace decides.
-/// The official code has no consensus stop (the paper does): tau = 1 turns it off.
+///      every trace decides. "Below s" means below by more than kConfidenceTieTolerance, in the
+///      early stop and the vote alike (a trace the stop let through always votes).
+/// The official code has no consensus stop (the paper does); tau = 1 still stops once every voter
+/// agrees (beta = 1): set max_samples = warmup for the warm-up alone.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include "ttsearch/budget/stopping.hpp"
@@ -42,12 +48,16 @@ inline SamplingParams confidence_sampling() {
 }
 
 /// Candidates of `leaves` scored by a confidence signal (Candidate::score = the vote weight).
+/// A trace that did not finish (cut at max_tokens, or by the confidence stop) has no answer: its
+/// text ends mid-solution, so the fallback "last number" would be a guess.
 inline std::vector<Candidate> confidence_candidates(const SearchTree& tree, std::span<const NodeId> leaves, ConfidenceSignal signal,
                                                     std::int64_t window) {
   std::vector<Candidate> cands;
   cands.reserve(leaves.size());
   for (NodeId leaf : leaves) {
     Candidate c = make_candidate(tree, leaf, Aggregation::kLast);
+    const FinishReason f = tree.node(leaf).step.finish;
+    if (f == FinishReason::kLength || f == FinishReason::kLowConfidence) c.answer.clear();
     const TraceConfidence t = trace_confidence(tree.path(leaf), window);
     if (needs_token_values(signal) && !t.has_tokens) {
       throw InvalidArgument(fmt::format("confidence signal '{}' needs per-token values: sample with sampling.token_confidence = true",
@@ -102,6 +112,7 @@ struct DeepConfOptions {
                      "deepconf: a weighted vote needs a non-negative signal (sum-logprob is not; use mean-logprob or min-logprob)");
     TTSEARCH_REQUIRE(sampling.token_confidence || !needs_token_values(signal),
                      "deepconf: signal '{}' needs sampling.token_confidence = true", to_string(signal));
+    TTSEARCH_REQUIRE(!sampling.confidence_stop, "deepconf: sampling.confidence_stop would cut traces (deepconf-online stops traces)");
     sampling.validate();
   }
 };
@@ -119,7 +130,7 @@ inline VoteOutcome deepconf_outcome(std::span<const Candidate> cands, double kee
   std::sort(scores.begin(), scores.end(), std::greater<>());
   const double cut = scores[std::max<std::size_t>(keep, 1) - 1];
   std::vector<std::size_t> kept;
-  for (std::size_t i : eligible) if (cands[i].score >= cut) kept.push_back(i);  // ties at the cut are kept
+  for (std::size_t i : eligible) if (!clearly_below(cands[i].score, cut)) kept.push_back(i);  // ties at the cut are kept
   return detail::vote_subset(cands, kept, weighted);
 }
 
@@ -159,6 +170,9 @@ struct DeepConfOnlineOptions {
     TTSEARCH_REQUIRE(window >= 1, "deepconf-online: window must be >= 1 (got {})", window);
     TTSEARCH_REQUIRE(sampling.token_confidence, "deepconf-online: sampling.token_confidence must be true");
     TTSEARCH_REQUIRE(!sampling.confidence_stop, "deepconf-online: sampling.confidence_stop is set by the strategy, not the options");
+    TTSEARCH_REQUIRE(sampling.confidence_window == window || sampling.confidence_window == kDeepConfWindow,
+                     "deepconf-online: sampling.confidence_window ({}) differs from window ({}); the strategy stops traces on `window`",
+                     sampling.confidence_window, window);
     sampling.validate();
   }
 };
@@ -182,7 +196,7 @@ inline DeepConfOnlineVote deepconf_online_vote(std::span<const Candidate> cands,
   out.threshold = detail::percentile(warm, 100.0 * (1.0 - keep_fraction));
   std::vector<std::size_t> voters;
   for (std::size_t i = 0; i < cands.size(); ++i) {
-    if (!stopped_early[i] && cands[i].score >= out.threshold) voters.push_back(i);
+    if (!stopped_early[i] && !clearly_below(cands[i].score, out.threshold)) voters.push_back(i);
   }
   out.eligible = voters.size();
   if (voters.empty()) {
@@ -210,6 +224,50 @@ inline DeepConfOnlineVote deepconf_online_outcome(const SearchTree& tree, std::s
   std::vector<bool> stopped(cands.size());
   for (std::size_t i = 0; i < cands.size(); ++i) stopped[i] = tree.node(cands[i].leaf).step.finish == FinishReason::kLowConfidence;
   return deepconf_online_vote(cands, stopped, static_cast<std::size_t>(opt.warmup), opt.keep_fraction);
+}
+
+/// Replay's audit of DeepConf-online's per-trace decisions: no warm-up trace was stopped; a
+/// stopped trace ends at the first full window clearly below the threshold of the traces drawn
+/// before its round; an unstopped trace after the warm-up has no such window. The thresholds are
+/// recomputed from the candidates (the first `warmup` of them). Throws InvalidArgument naming the
+/// first trace that breaks the rule.
+inline void deepconf_online_check(const SearchTree& tree, std::span<const Candidate> cands, const DeepConfOnlineOptions& opt) {
+  const auto warm = static_cast<std::size_t>(opt.warmup);
+  if (cands.size() > static_cast<std::size_t>(opt.max_samples)) {
+    throw InvalidArgument(fmt::format("deepconf-online: {} traces recorded, max_samples is {}", cands.size(), opt.max_samples));
+  }
+  std::vector<double> warm_scores;
+  for (std::size_t i = 0; i < std::min(warm, cands.size()); ++i) warm_scores.push_back(cands[i].score);
+  if (warm_scores.empty()) return;
+  const double s = detail::percentile(warm_scores, 100.0 * (1.0 - opt.keep_fraction));  // the threshold of every round
+  for (std::size_t i = 0; i < cands.size(); ++i) {
+    const PathView path = tree.path(cands[i].leaf);
+    std::vector<float> conf;
+    for (const Step& st : path) conf.insert(conf.end(), st.token_confidences.begin(), st.token_confidences.end());
+    const bool stopped = tree.node(cands[i].leaf).step.finish == FinishReason::kLowConfidence;
+    if (i < warm) {
+      if (stopped) throw InvalidArgument(fmt::format("deepconf-online: warm-up trace {} (node {}) ends with a confidence stop", i, cands[i].leaf));
+      continue;
+    }
+    ConfidenceWindow w(s, opt.window);
+    constexpr std::size_t kNever = std::numeric_limits<std::size_t>::max();
+    std::size_t fired = kNever;  // tokens after which the rule stops the trace
+    for (std::size_t t = 0; t < conf.size(); ++t) {
+      if (w.push(conf[t])) {
+        fired = t + 1;
+        break;
+      }
+    }
+    if (stopped && fired != conf.size()) {
+      throw InvalidArgument(fmt::format("deepconf-online: trace {} (node {}) was stopped after {} tokens, the rule stops it {}", i,
+                                        cands[i].leaf, conf.size(), fired == kNever ? std::string("never") : fmt::format("after {}", fired)));
+    }
+    // (a trace whose last token is its end of sequence may meet the rule there: it ended first)
+    if (!stopped && fired != kNever && fired < conf.size()) {
+      throw InvalidArgument(fmt::format("deepconf-online: trace {} (node {}) has a window below the threshold at token {} but was not stopped", i,
+                                        cands[i].leaf, fired));
+    }
+  }
 }
 
 inline SearchTask deepconf_online_search(SearchContext& ctx, DeepConfOnlineOptions opt) {

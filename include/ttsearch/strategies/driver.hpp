@@ -283,7 +283,7 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
     // ---------------------------------------------------------------- score phase
     {
       score_requests.clear();
-      struct Slice { std::size_t search; std::size_t first; std::size_t count; };
+      struct Slice { std::size_t search; std::size_t first; std::size_t count; std::int64_t estimate; };
       std::vector<Slice> slices;
       std::vector<std::size_t> waiting;
       for (std::size_t s = 0; s < runs.size(); ++s) {
@@ -305,7 +305,7 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
           stop(s, *why);
           continue;
         }
-        slices.push_back({s, first, leaves.size()});
+        slices.push_back({s, first, leaves.size(), estimate});
       }
       if (!score_requests.empty()) {
         std::vector<std::size_t> involved;
@@ -353,6 +353,19 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
             n.scores = std::move(sc);
             n.flags |= kFlagScored;
             scored.push_back(id);
+          }
+          bool holds_cost = VerifierWithCost<V>;
+          if constexpr (requires { verifier.states_cost(); }) holds_cost = verifier.states_cost();  // AnyVerifier
+          if (holds_cost) {  // the stated cost is a promise the budget relies on
+            std::int64_t charged = 0;
+            for (std::size_t k = 0; k < sl.count; ++k) charged += out.tokens.empty() ? 0 : out.tokens[sl.first + k];
+            if (out.tokens.empty()) {
+              for (std::size_t k = 0; k < sl.count; ++k) charged += score_requests[sl.first + k].path.num_tokens();
+            }
+            if (charged > sl.estimate) {
+              detail::fail_searches(observer, involved,
+                                    fmt::format("verifier charged {} tokens for a call it estimated at {}", charged, sl.estimate));
+            }
           }
           rs.ledger.verifier_calls += 1;
           rs.ledger.verify_seconds += secs;

@@ -3,6 +3,7 @@
 /// and the sampling defaults.
 #include <initializer_list>
 #include <string_view>
+#include <type_traits>
 
 #include "ttsearch/core/aggregate.hpp"
 #include "ttsearch/core/error.hpp"
@@ -28,6 +29,10 @@ inline void check_option_keys(const Json& j, std::string_view what, std::initial
 template <class T>
 void read_option(const Json& j, std::string_view what, const char* key, T& out) {
   if (!j.contains(key)) return;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {  // no silent truncation or wrap-around
+    out = json_integer<T>(j, key, out, what);
+    return;
+  }
   try {
     out = j.at(key).get<T>();
   } catch (const Json::exception& e) {

@@ -20,6 +20,11 @@ namespace ttsearch {
 using ReplayRule = std::function<VoteOutcome(const Json& options, const SearchTree& tree, const std::vector<NodeId>& leaves,
                                              std::vector<Candidate>& cands)>;
 
+/// Re-derives the decisions a strategy made before its final choice (when to stop sampling, which
+/// traces it cut) from the options, the tree and the recomputed candidates; throws InvalidArgument
+/// naming the first one the trace contradicts. `budget_stopped`: the search ended on a budget limit.
+using ReplayAudit = std::function<void(const Json& options, const SearchTree& tree, std::span<const Candidate> cands, bool budget_stopped)>;
+
 struct StrategyEntry {
   std::string name;
   std::string summary;
@@ -27,6 +32,10 @@ struct StrategyEntry {
   Json defaults;  ///< the default options, as JSON
   std::function<SearchSpec(const Problem&, const Json& options, const Budget&, std::uint64_t seed)> make;
   ReplayRule replay;
+  std::function<void(const Json& options)> validate;  ///< parses and validates options (InvalidArgument)
+  /// Every sampled trace (each child of the root) is a candidate: replay checks the set.
+  bool samples_are_candidates = false;
+  ReplayAudit audit;  ///< optional
 };
 
 namespace detail {
@@ -42,6 +51,7 @@ StrategyEntry entry(std::string name, std::string summary, bool uses_verifier, R
     return make_search(p, j.get<Options>(), b, seed);
   };
   e.replay = std::move(replay);
+  e.validate = [](const Json& j) { j.get<Options>().validate(); };
   return e;
 }
 
@@ -138,6 +148,51 @@ inline const std::map<std::string, StrategyEntry>& strategy_registry() {
     add(entry<EscOptions>("esc", "sample in windows until one window is unanimous (early-stopping self-consistency)", false,
                           detail::voting_replay<EscOptions>([](const EscOptions&) { return Aggregation::kLast; },
                                                             [](std::span<const Candidate> c, const EscOptions& o, bool) { return esc_outcome(c, o); })));
+    for (const char* name : {"best-of-n", "majority", "weighted-majority", "best-of-majority", "deepconf", "deepconf-online",
+                             "adaptive-consistency", "esc"}) {
+      r.at(name).samples_are_candidates = true;
+    }
+    r.at("deepconf").audit = [](const Json& j, const SearchTree&, std::span<const Candidate> c, bool budget_stopped) {
+      const auto o = j.get<DeepConfOptions>();
+      if (!budget_stopped && c.size() != static_cast<std::size_t>(o.n)) {
+        throw InvalidArgument(fmt::format("deepconf: {} traces recorded, n is {}", c.size(), o.n));
+      }
+    };
+    r.at("deepconf-online").audit = [](const Json& j, const SearchTree& tree, std::span<const Candidate> c, bool budget_stopped) {
+      const auto o = j.get<DeepConfOnlineOptions>();
+      deepconf_online_check(tree, c, o);
+      if (budget_stopped || c.empty()) return;
+      const auto v = deepconf_online_outcome(tree, c, o);
+      const bool settled = v.eligible > 0 && v.beta >= o.consensus;
+      if (c.size() < static_cast<std::size_t>(o.max_samples) && !settled) {
+        throw InvalidArgument(fmt::format("deepconf-online: stopped after {} traces without consensus (beta {:.4g} < {})", c.size(), v.beta,
+                                          o.consensus));
+      }
+      if (c.size() > static_cast<std::size_t>(o.warmup)) {  // the consensus stop must not have held before the last round
+        const std::size_t last = static_cast<std::size_t>(o.warmup) +
+                                 (c.size() - static_cast<std::size_t>(o.warmup) - 1) / static_cast<std::size_t>(o.batch) * static_cast<std::size_t>(o.batch);
+        const auto before = deepconf_online_outcome(tree, c.first(last), o);
+        if (before.eligible > 0 && before.beta >= o.consensus) {
+          throw InvalidArgument(fmt::format("deepconf-online: the consensus stop held after {} traces but {} were drawn", last, c.size()));
+        }
+      }
+    };
+    r.at("adaptive-consistency").audit = [](const Json& j, const SearchTree&, std::span<const Candidate> c, bool budget_stopped) {
+      const auto o = j.get<AdaptiveConsistencyOptions>();
+      const auto answers = detail::answers_of(c);
+      if (!budget_stopped && !c.empty() && c.size() < static_cast<std::size_t>(o.max_samples) && !beta_should_stop(answers, o.threshold)) {
+        throw InvalidArgument(fmt::format("adaptive-consistency: stopped after {} samples but the Beta rule does not stop there", c.size()));
+      }
+    };
+    r.at("esc").audit = [](const Json& j, const SearchTree&, std::span<const Candidate> c, bool budget_stopped) {
+      const auto o = j.get<EscOptions>();
+      const auto answers = detail::answers_of(c);
+      const auto w = static_cast<std::size_t>(o.window);
+      if (!budget_stopped && !c.empty() && c.size() < static_cast<std::size_t>(o.max_samples) &&
+          !(c.size() % w == 0 && esc_window_unanimous(answers, c.size(), w))) {
+        throw InvalidArgument(fmt::format("esc: stopped after {} samples without a unanimous window", c.size()));
+      }
+    };
     return r;
   }();
   return registry;

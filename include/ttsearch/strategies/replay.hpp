@@ -6,6 +6,7 @@
 /// Replay re-extracts and re-normalises each candidate's answer from the path text, re-aggregates
 /// its scores with the recorded aggregation, re-runs the strategy's selection rule, and compares
 /// the answers and the chosen leaf with those recorded.
+#include <cmath>
 #include <functional>
 #include <map>
 #include <string>
@@ -47,9 +48,12 @@ inline ReplayOutcome replay(const AuditSearch& s) {
   std::vector<NodeId> leaves;
   std::vector<Candidate> cands;
   VoteOutcome v;
+  std::string inconsistency;  // a recorded decision the recomputation contradicts
   try {
     out.recorded = end.value("answers", std::vector<std::string>{});
     out.recorded_chosen = end.value("chosen", kNoNode);
+    const Json options = s.begin.value("options", Json::object());
+    if (it->second.validate) it->second.validate(options);  // recorded options a strategy would refuse cannot be replayed
     for (const auto& c : end.at("candidates")) {
       const auto leaf = c.at("leaf").get<NodeId>();
       if (!s.tree.contains(leaf)) {
@@ -58,7 +62,33 @@ inline ReplayOutcome replay(const AuditSearch& s) {
       }
       leaves.push_back(leaf);
     }
-    v = it->second.replay(s.begin.value("options", Json::object()), s.tree, leaves, cands);
+    if (it->second.samples_are_candidates) {  // every sampled trace is a candidate, in sampling order
+      std::vector<NodeId> sampled;
+      for (NodeId id = s.tree.node(SearchTree::root()).first_child; id != kNoNode; id = s.tree.node(id).next_sibling) sampled.push_back(id);
+      if (sampled != leaves) {
+        out.detail = fmt::format("the candidates ({} leaves) are not the {} sampled traces", leaves.size(), sampled.size());
+        return out;
+      }
+    }
+    v = it->second.replay(options, s.tree, leaves, cands);
+    // the recorded per-candidate answers and scores must be the recomputed ones
+    const Json& recorded = end.at("candidates");
+    for (std::size_t i = 0; i < cands.size() && i < recorded.size() && inconsistency.empty(); ++i) {
+      const std::string ans = recorded[i].value("answer", std::string{});
+      const double score = recorded[i].value("score", 0.0);
+      if (ans != cands[i].answer) {
+        inconsistency = fmt::format("candidate {} (node {}): recorded answer \"{}\", recomputed \"{}\"", i, cands[i].leaf, ans, cands[i].answer);
+      } else if (std::fabs(score - cands[i].score) > 1e-9 * std::max(1.0, std::fabs(score))) {
+        inconsistency = fmt::format("candidate {} (node {}): recorded score {}, recomputed {}", i, cands[i].leaf, score, cands[i].score);
+      }
+    }
+    if (inconsistency.empty() && it->second.audit) {
+      try {
+        it->second.audit(options, s.tree, cands, end.value("stop_reason", std::string("completed")) != "completed");
+      } catch (const Error& e) {
+        inconsistency = e.what();
+      }
+    }
   } catch (const Json::exception& e) {
     out.detail = fmt::format("malformed begin or end line: {}", e.what());
     return out;
@@ -68,11 +98,12 @@ inline ReplayOutcome replay(const AuditSearch& s) {
   }
   out.replayed = v.answers;
   out.replayed_chosen = v.chosen >= 0 ? cands[static_cast<std::size_t>(v.chosen)].leaf : kNoNode;
-  out.match = out.replayed == out.recorded && out.replayed_chosen == out.recorded_chosen;
-  if (!out.match) {
+  out.match = out.replayed == out.recorded && out.replayed_chosen == out.recorded_chosen && inconsistency.empty();
+  if (out.replayed != out.recorded || out.replayed_chosen != out.recorded_chosen) {
     out.detail = fmt::format("recorded [{}] at node {}, replayed [{}] at node {}", fmt::join(out.recorded, ", "),
                              out.recorded_chosen, fmt::join(out.replayed, ", "), out.replayed_chosen);
   }
+  if (!inconsistency.empty()) out.detail += (out.detail.empty() ? "" : "; ") + inconsistency;
   return out;
 }
 

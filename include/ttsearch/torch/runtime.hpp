@@ -137,6 +137,10 @@ class TorchPRM {
   ~TorchPRM();
 
   Scoring score(std::span<const ScoreRequest> requests);
+  /// An upper bound of the verifier tokens score(requests) will charge: every token of every
+  /// input (prompt, template, steps and tags), as if nothing were cached. The driver checks
+  /// verifier-token budgets against it.
+  std::int64_t estimate_tokens(std::span<const ScoreRequest> requests);
   /// Forgets every cached path (the next calls cost what a fresh PRM's would).
   void clear_cache();
 
@@ -148,6 +152,6 @@ class TorchPRM {
 };
 
 static_assert(Generator<TorchGenerator>);
-static_assert(Verifier<TorchPRM>);
+static_assert(VerifierWithCost<TorchPRM>);
 
 }  // namespace ttsearch::torch
