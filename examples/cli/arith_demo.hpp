@@ -162,6 +162,7 @@ inline int run_arith_demo(const ArithDemoArgs& a) {
                    arith_models::kTestPerLevel, a.per_level);
   TTSEARCH_REQUIRE(a.max_n >= 1 && a.max_n <= 4096, "--max-n must be in [1, 4096] (got {})", a.max_n);
   TTSEARCH_REQUIRE(a.verifier == "prm" || a.verifier == "checker", "--verifier must be prm or checker (got '{}')", a.verifier);
+  TTSEARCH_REQUIRE(!fs::exists(a.out_dir) || fs::is_directory(a.out_dir), "--out {} exists and is not a folder", a.out_dir);
   for (auto l : a.levels) TTSEARCH_REQUIRE(l >= 2 && l <= 7, "--levels must be in 2..7 (the test split's levels; got {})", l);
   for (auto l : a.level_table) TTSEARCH_REQUIRE(l >= 2 && l <= 7, "--level-table must be in 2..7 (got {})", l);
   for (const auto& s : a.strategies) {  // unknown names fail before any work

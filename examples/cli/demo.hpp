@@ -47,7 +47,9 @@ inline DemoRow demo_cell(const std::string& name, std::int32_t n, std::span<cons
 
 inline int run_demo(const DemoArgs& a) {
   TTSEARCH_REQUIRE(a.problems >= 1, "--problems must be >= 1 (got {})", a.problems);
-  TTSEARCH_REQUIRE(a.max_n >= 1, "--max-n must be >= 1 (got {})", a.max_n);
+  TTSEARCH_REQUIRE(a.max_n >= 1 && a.max_n <= 4096, "--max-n must be in [1, 4096] (got {})", a.max_n);
+  TTSEARCH_REQUIRE(!std::filesystem::exists(a.out_dir) || std::filesystem::is_directory(a.out_dir), "--out {} exists and is not a folder",
+                   a.out_dir);
   const auto problems = simulated_problems(a.problems, a.seed);
   std::filesystem::create_directories(a.out_dir);
 

@@ -220,6 +220,11 @@ inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Js
       },
       [](const ParseError& err) { throw err; });
   TTSEARCH_REQUIRE(!problems.empty(), "{}: no problems", in.name());
+  std::ofstream preds;  // opened before any work: a folder that does not exist fails now, not after the run
+  if (!a.predictions.empty()) {
+    preds.open(a.predictions);
+    if (!preds) throw InvalidArgument(fmt::format("cannot write --predictions '{}'", a.predictions));
+  }
   torch::GeneratorOptions gopt;
   gopt.load = {a.device, a.dtype};
   gopt.raw_prompt = a.raw_prompt;
@@ -250,11 +255,7 @@ inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Js
     results = run_observed(specs, gen, prm, a.trace);
   }
   double correct = 0;
-  std::ofstream preds;
-  if (!a.predictions.empty()) {
-    preds.open(a.predictions);
-    if (!preds) throw InvalidArgument(fmt::format("cannot write '{}'", a.predictions));
-  }
+
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     const auto g = answer::grade("\\boxed{" + r.answer + "}", *problems[i].reference);

@@ -6,8 +6,9 @@
 ///     at least one token per sample is left; each request's max_tokens is lowered to
 ///     floor(remaining / sum_i n_i) when the full max_tokens could overrun, so even a call where
 ///     every sample runs to its limit stays within budget;
-///   - verifier tokens: a verifier call is made only when the tokens of the paths it will read
-///     (the driver's estimate, an upper bound for a prefix-caching verifier) fit;
+///   - verifier tokens: a verifier call is made only when its cost fits: the upper bound the
+///     verifier states (VerifierWithCost::estimate_tokens; charging more is a BackendError), else
+///     the generated tokens of the paths it will read;
 ///   - calls: generator + verifier calls of this search;
 ///   - deadline: wall time since the search started, checked before each call.
 /// When a limit would be passed the search is told "stopped" and returns the best it has, with
