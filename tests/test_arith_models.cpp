@@ -23,6 +23,14 @@ struct Recorded {
   std::string expression, greedy;
 };
 
+/// The first `per_level` test problems of each level, with ids p0, p1, ...
+std::vector<Problem> test_problems(std::int32_t per_level, const std::vector<std::int32_t>& levels) {
+  const auto test = arith_models::test_split(per_level, levels);
+  std::vector<Problem> problems;
+  for (std::size_t i = 0; i < test.size(); ++i) problems.push_back(arith::to_problem(test[i], fmt::format("p{}", i)));
+  return problems;
+}
+
 }  // namespace
 
 TEST_CASE("arith models: the shipped policy reproduces recorded greedy outputs", "[torch][arith]") {
@@ -98,9 +106,7 @@ TEST_CASE("arith models: token confidence from TorchGenerator - off changes noth
   GeneratorOptions o;
   o.prompt_format = arith_models::prompt_format();
   auto gen = TorchGenerator::load(kModels + "/policy", o);
-  const auto test = arith_models::test_split(2, {6, 7});
-  std::vector<Problem> problems;
-  for (std::size_t i = 0; i < test.size(); ++i) problems.push_back(arith::to_problem(test[i], fmt::format("p{}", i)));
+  const auto problems = test_problems(2, {6, 7});
   SearchTree empty;
   auto requests = [&](SamplingParams p, int n) {
     std::vector<GenerateRequest> rs;
@@ -181,9 +187,7 @@ TEST_CASE("arith models: adaptive and DeepConf strategies on TorchGenerator keep
   GeneratorOptions o;
   o.prompt_format = arith_models::prompt_format();
   auto gen = TorchGenerator::load(kModels + "/policy", o);
-  const auto test = arith_models::test_split(3, {2, 7});
-  std::vector<Problem> problems;
-  for (std::size_t i = 0; i < test.size(); ++i) problems.push_back(arith::to_problem(test[i], fmt::format("p{}", i)));
+  const auto problems = test_problems(3, {2, 7});
   NoVerifier none;
   for (const std::string name : {"adaptive-consistency", "esc", "deepconf", "deepconf-online"}) {
     Json opt = find_strategy(name).defaults;
@@ -235,9 +239,7 @@ TEST_CASE("arith models: verifier-token budgets hold with the real PRM (TorchPRM
   PrmOptions po;
   po.prompt_format = arith_models::prompt_format();
   auto prm = TorchPRM::load(kModels + "/prm", po);
-  const auto test = arith_models::test_split(2, {5, 7});
-  std::vector<Problem> problems;
-  for (std::size_t i = 0; i < test.size(); ++i) problems.push_back(arith::to_problem(test[i], fmt::format("p{}", i)));
+  const auto problems = test_problems(2, {5, 7});
   BeamSearchOptions beam{.n = 4, .beam_width = 2, .num_iterations = 10};
   beam.sampling.temperature = 1.0;
   beam.sampling.max_tokens = 48;

@@ -21,6 +21,33 @@ struct PlotPoint {
   double x, y;  // x > 0 (log scale), y in [0, 1]
 };
 
+/// Draws one line per series (points sorted by x, in first-seen series order) and its legend entry
+/// right of `legend_x`; returns the y of the next legend line.
+template <class FX, class FY>
+double draw_series(std::string& s, const std::vector<PlotPoint>& points, FX X, FY Y, double legend_x, double top) {
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<std::pair<double, double>>> series;
+  for (const auto& p : points) {
+    if (!series.contains(p.series)) order.push_back(p.series);
+    series[p.series].emplace_back(p.x, p.y);
+  }
+  std::size_t c = 0;
+  double ly = top + 10;
+  for (const auto& name : order) {
+    auto pts = series[name];
+    std::sort(pts.begin(), pts.end());
+    const char* color = kColors[c++ % std::size(kColors)];
+    std::string poly;
+    for (const auto& [x, y] : pts) poly += fmt::format("{:.1f},{:.1f} ", X(x), Y(y));
+    s += fmt::format(R"(<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>)", poly, color);
+    for (const auto& [x, y] : pts) s += fmt::format(R"(<circle cx="{:.1f}" cy="{:.1f}" r="3" fill="{}"/>)", X(x), Y(y), color);
+    s += fmt::format(R"(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2"/><text x="{}" y="{}">{}</text>)", legend_x + 12, ly,
+                     legend_x + 32, ly, color, legend_x + 38, ly + 4, name);
+    ly += 18;
+  }
+  return ly;
+}
+
 inline void write_svg_plot(const std::string& path, const std::string& title, const std::vector<PlotPoint>& points,
                            const std::vector<std::pair<std::string, double>>& references = {}) {
   const double W = 760, H = 480, left = 70, right = 190, top = 40, bottom = 60;
@@ -51,26 +78,7 @@ inline void write_svg_plot(const std::string& path, const std::string& title, co
   s += fmt::format(R"(<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#333"/>)", left, top, pw, ph);
   s += fmt::format(R"(<text x="{}" y="{}" text-anchor="middle">generated tokens per problem (log scale)</text>)", left + pw / 2, H - 18);
   s += fmt::format(R"svg(<text transform="translate(18,{}) rotate(-90)" text-anchor="middle">accuracy</text>)svg", top + ph / 2);
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<std::pair<double, double>>> series;
-  for (const auto& p : points) {
-    if (!series.contains(p.series)) order.push_back(p.series);
-    series[p.series].emplace_back(p.x, p.y);
-  }
-  std::size_t c = 0;
-  double ly = top + 10;
-  for (const auto& name : order) {
-    auto pts = series[name];
-    std::sort(pts.begin(), pts.end());
-    const char* color = kColors[c++ % std::size(kColors)];
-    std::string poly;
-    for (const auto& [x, y] : pts) poly += fmt::format("{:.1f},{:.1f} ", X(x), Y(y));
-    s += fmt::format(R"(<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>)", poly, color);
-    for (const auto& [x, y] : pts) s += fmt::format(R"(<circle cx="{:.1f}" cy="{:.1f}" r="3" fill="{}"/>)", X(x), Y(y), color);
-    s += fmt::format(R"(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2"/><text x="{}" y="{}">{}</text>)", left + pw + 12, ly,
-                     left + pw + 32, ly, color, left + pw + 38, ly + 4, name);
-    ly += 18;
-  }
+  double ly = draw_series(s, points, X, Y, left + pw, top);
   for (const auto& [name, y] : references) {
     s += fmt::format(R"(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#000" stroke-dasharray="5,4"/>)", left, Y(y), left + pw, Y(y));
     s += fmt::format(R"(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#000" stroke-dasharray="5,4"/><text x="{}" y="{}">{}</text>)", left + pw + 12,
@@ -113,26 +121,7 @@ inline void write_svg_level_plot(const std::string& path, const std::string& tit
   s += fmt::format(R"(<text x="{}" y="{}" text-anchor="middle">level (operations per problem)</text>)", left + pw / 2, H - 18);
   s += fmt::format(R"svg(<text transform="translate(18,{}) rotate(-90)" text-anchor="middle">generated tokens per problem (log scale)</text>)svg",
                    top + ph / 2);
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<std::pair<double, double>>> series;
-  for (const auto& p : points) {
-    if (!series.contains(p.series)) order.push_back(p.series);
-    series[p.series].emplace_back(p.x, p.y);
-  }
-  std::size_t c = 0;
-  double ly = top + 10;
-  for (const auto& name : order) {
-    auto pts = series[name];
-    std::sort(pts.begin(), pts.end());
-    const char* color = kColors[c++ % std::size(kColors)];
-    std::string poly;
-    for (const auto& [x, y] : pts) poly += fmt::format("{:.1f},{:.1f} ", X(x), Y(y));
-    s += fmt::format(R"(<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>)", poly, color);
-    for (const auto& [x, y] : pts) s += fmt::format(R"(<circle cx="{:.1f}" cy="{:.1f}" r="3" fill="{}"/>)", X(x), Y(y), color);
-    s += fmt::format(R"(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2"/><text x="{}" y="{}">{}</text>)", left + pw + 12, ly,
-                     left + pw + 32, ly, color, left + pw + 38, ly + 4, name);
-    ly += 18;
-  }
+  draw_series(s, points, X, Y, left + pw, top);
   s += "</svg>\n";
   std::ofstream out(path);
   out << s;
