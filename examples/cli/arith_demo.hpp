@@ -137,7 +137,7 @@ inline bool scores_samples_once(const std::string& name) {
 /// token confidence for every strategy (the same samples then serve the votes, DeepConf and the
 /// adaptive rules' first rounds); step sampling only where a confidence verifier reads it.
 inline Json arith_demo_options(const std::string& strategy, std::int32_t n, double temperature, bool confidence = false) {
-  const Json whole = {{"temperature", temperature}, {"max_tokens", arith_models::kMaxSolutionTokens}, {"token_confidence", true}};
+  const Json whole = {{"temperature", temperature}, {"top_p", 1.0}, {"max_tokens", arith_models::kMaxSolutionTokens}, {"token_confidence", true}};
   // at most 10 steps of 48 tokens (a level-7 solution has 8): paths stay inside the 512-token context
   Json step = {{"temperature", temperature}, {"max_tokens", 48}, {"stop", {"\n\n"}}};
   if (confidence) step["token_confidence"] = true;

@@ -45,10 +45,19 @@ struct AdaptiveConsistencyOptions {
 };
 TTSEARCH_OPTIONS_JSON(AdaptiveConsistencyOptions, "adaptive-consistency", max_samples, threshold, batch, sampling)
 
+namespace detail {
+/// ESC's sampling: whole solutions at the paper's T = 0.7.
+inline SamplingParams esc_sampling() {
+  SamplingParams p = whole_solution_sampling();
+  p.temperature = 0.7;
+  return p;
+}
+}  // namespace detail
+
 struct EscOptions {
   std::int32_t window = 5;        ///< w (paper: 5)
   std::int32_t max_samples = 40;  ///< L (paper: 40)
-  SamplingParams sampling = detail::whole_solution_sampling();
+  SamplingParams sampling = detail::esc_sampling();  ///< T = 0.7 (paper)
 
   void validate() const {
     TTSEARCH_REQUIRE(window >= 1 && window <= detail::kMaxSamples, "esc: window must be in [1, {}] (got {})", detail::kMaxSamples, window);

@@ -40,9 +40,12 @@ namespace ttsearch {
 
 namespace detail {
 
-/// Whole-solution sampling with token confidence (k = 20), the confidence strategies' default.
+/// Whole-solution sampling with token confidence (k = 20), the DeepConf strategies' default: the
+/// paper's T = 0.6, top-p 0.95 (budget.md 1.3).
 inline SamplingParams confidence_sampling() {
   SamplingParams p = whole_solution_sampling();
+  p.temperature = 0.6;
+  p.top_p = 0.95;
   p.token_confidence = true;
   return p;
 }

@@ -130,6 +130,21 @@ struct AuditLog {
   std::vector<Json> calls;
 };
 
+namespace detail {
+
+/// An integer field of an audit line, in range, never a float or a wrapped value.
+template <class T>
+T audit_integer(const Json& j, const char* key, const std::string& name, std::size_t lineno) {
+  if (!j.contains(key)) throw ParseError(fmt::format("{}:{}: missing field \"{}\"", name, lineno, key));
+  try {
+    return json_integer<T>(j, key, T{}, "event");
+  } catch (const InvalidArgument& e) {
+    throw ParseError(fmt::format("{}:{}: {}", name, lineno, e.what()));
+  }
+}
+
+}  // namespace detail
+
 /// Parses an audit trace. Throws ParseError naming the line and the problem on malformed input.
 inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>") {
   AuditLog log;
@@ -164,7 +179,7 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
         log.calls.push_back(std::move(j));
         continue;
       }
-      const auto s = j.at("search").get<std::size_t>();
+      const auto s = detail::audit_integer<std::size_t>(j, "search", name, lineno);
       AuditSearch& as = log.searches[s];
       as.search = s;
       if (ev == "begin") {
@@ -172,7 +187,8 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
       } else if (ev == "node") {
         Step step;
         step.text = j.at("text").get<std::string>();
-        step.num_tokens = j.at("tokens").get<std::int64_t>();
+        step.num_tokens = detail::audit_integer<std::int64_t>(j, "tokens", name, lineno);
+        if (step.num_tokens < 0) fail(fmt::format("node {}: tokens must be >= 0 (got {})", j.at("id").dump(), step.num_tokens));
         step.logprob = j.value("logprob", 0.0);
         const auto finish = j.at("finish").get<std::string>();
         if (finish != "stop" && finish != "eos" && finish != "length" && finish != "confidence") {
@@ -188,14 +204,14 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
           fail(fmt::format("node {}: {} tokens but {} token log-probs and {} token confidences", j.at("id").dump(), step.num_tokens,
                            step.token_logprobs.size(), step.token_confidences.size()));
         }
-        const auto parent = j.at("parent").get<NodeId>();
+        const auto parent = detail::audit_integer<NodeId>(j, "parent", name, lineno);
         if (!as.tree.contains(parent)) fail(fmt::format("node {} names unknown parent {}", j.at("id").dump(), parent));
         const NodeId id = as.tree.add_child(parent, std::move(step));
-        if (id != j.at("id").get<NodeId>()) {
+        if (id != detail::audit_integer<NodeId>(j, "id", name, lineno)) {
           fail(fmt::format("node id {} out of order (expected {})", j.at("id").dump(), id));
         }
       } else if (ev == "score") {
-        const auto id = j.at("id").get<NodeId>();
+        const auto id = detail::audit_integer<NodeId>(j, "id", name, lineno);
         if (!as.tree.contains(id)) fail(fmt::format("score for unknown node {}", id));
         Node& n = as.tree.node(id);
         n.scores.clear();
@@ -205,7 +221,7 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
         }
         n.flags |= kFlagScored;
       } else if (ev == "mark") {
-        const auto id = j.at("id").get<NodeId>();
+        const auto id = detail::audit_integer<NodeId>(j, "id", name, lineno);
         if (!as.tree.contains(id)) fail(fmt::format("mark for unknown node {}", id));
         const std::string flag = j.at("flag").get<std::string>();
         bool known = false;
@@ -219,7 +235,7 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
         as.tree.node(id).reason = j.value("reason", std::string{});
         as.marks.push_back(std::move(j));
       } else if (ev == "stats") {
-        const auto id = j.at("id").get<NodeId>();
+        const auto id = detail::audit_integer<NodeId>(j, "id", name, lineno);
         if (!as.tree.contains(id)) fail(fmt::format("stats for unknown node {}", id));
         as.tree.node(id).visits = j.at("visits").get<std::int32_t>();
         as.tree.node(id).value_sum = j.at("value_sum").get<double>();
