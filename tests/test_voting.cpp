@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <ttsearch/strategies/best_of_majority.hpp>
+#include <ttsearch/strategies/registry.hpp>
 #include <ttsearch/testing/simulated.hpp>
 
 using namespace ttsearch;
@@ -181,4 +182,15 @@ TEST_CASE("integer options are never truncated or wrapped - the field is named",
   REQUIRE_THROWS_WITH(Json::parse(R"({"n": 4, "sampling": {"top_k": 4294967297}})").get<BestOfNOptions>(),
                       Catch::Contains("sampling.top_k is out of range"));
   CHECK(Json::parse(R"({"n": 7})").get<BestOfNOptions>().n == 7);
+}
+
+TEST_CASE("a partial sampling object keeps the strategy's other sampling defaults", "[strategies][options]") {
+  const auto beam = Json::parse(R"({"sampling": {"temperature": 0.5}})").get<BeamSearchOptions>();
+  CHECK(beam.sampling.temperature == 0.5);
+  CHECK(beam.sampling.stop == std::vector<std::string>{"\n\n"});  // beam's step sampling, not SamplingParams{}
+  const auto dc = Json::parse(R"({"sampling": {"max_tokens": 100}})").get<DeepConfOptions>();
+  CHECK(dc.sampling.token_confidence);
+  CHECK(dc.sampling.max_tokens == 100);
+  CHECK(dc.sampling.temperature == 0.6);
+  REQUIRE_THROWS_WITH(Json::parse(R"({"sampling": {"top_p": "high"}})").get<BestOfNOptions>(), Catch::Contains("option \"sampling\" has the wrong type"));
 }

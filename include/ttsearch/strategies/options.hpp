@@ -33,6 +33,20 @@ void read_option(const Json& j, std::string_view what, const char* key, T& out) 
     out = json_integer<T>(j, key, out, what);
     return;
   }
+  if constexpr (std::is_same_v<T, SamplingParams>) {
+    // a partial "sampling" object overrides the strategy's own sampling defaults field by field
+    // (beam search keeps its "\n\n" stop when only the temperature is given)
+    if (j.at(key).is_object()) {
+      Json merged = out;
+      merged.update(j.at(key));
+      try {
+        out = merged.get<SamplingParams>();
+      } catch (const Json::exception& e) {
+        throw InvalidArgument(fmt::format("{}: option \"{}\" has the wrong type ({})", what, key, e.what()));
+      }
+      return;
+    }
+  }
   try {
     out = j.at(key).get<T>();
   } catch (const Json::exception& e) {
