@@ -640,3 +640,11 @@ TEST_CASE("grader: integers of any size compare digit by digit - near-integral p
   const std::vector<std::string> big = {"12345678901234567", "12345678901234568"};
   CHECK(answer::group_normalized(big).size() == 2);
 }
+
+TEST_CASE("grader: scientific notation and JSON number references", "[answer]") {
+  CHECK(answer::grade("\\boxed{1.5e3}", "1500").correct);
+  CHECK(answer::grade("\\boxed{0.00001}", "1e-05").correct);
+  CHECK(answer::grade("\\boxed{100000000000000000000}", "1e+20").correct);
+  CHECK_FALSE(answer::grade("\\boxed{1.5e3}", "1501").correct);
+  CHECK(answer::grade("\\boxed{2e}", "2e").correct);  // not an exponent: compared as text
+}

@@ -168,6 +168,16 @@ class NumberParser {
         ++pos_;
         while (is_digit(peek())) ++pos_;
       }
+      // scientific notation: 1e-05, 1.5E3, 1e+20 (an exponent needs digits after the optional sign)
+      if ((peek() == 'e' || peek() == 'E') && pos_ > start) {
+        std::size_t q = pos_ + 1;
+        if (q < s_.size() && (s_[q] == '+' || s_[q] == '-')) ++q;
+        if (q < s_.size() && is_digit(s_[q])) {
+          integer = false;
+          pos_ = q;
+          while (is_digit(peek())) ++pos_;
+        }
+      }
       const std::string lit(s_.substr(start, pos_ - start));
       if (lit == ".") return std::nullopt;
       double v = std::strtod(lit.c_str(), nullptr);
