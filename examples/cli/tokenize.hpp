@@ -38,7 +38,13 @@ inline int run_tokenize(const TokenizeArgs& a) {
           std::vector<std::int32_t> ids;
           for (const auto& v : j[a.ids_field]) {
             if (!v.is_number_integer()) throw in.error(line, fmt::format("field \"{}\" holds a non-integer", a.ids_field));
-            ids.push_back(v.get<std::int32_t>());
+            // never wrapped: 2^32 is not id 0
+            if (v.is_number_unsigned() ? v.get<std::uint64_t>() >= tok.vocab_size()
+                                       : (v.get<std::int64_t>() < 0 || static_cast<std::uint64_t>(v.get<std::int64_t>()) >= tok.vocab_size())) {
+              throw in.error(line, fmt::format("field \"{}\": token id {} is not in the vocabulary (0..{})", a.ids_field, v.dump(),
+                                               tok.vocab_size() - 1));
+            }
+            ids.push_back(static_cast<std::int32_t>(v.get<std::int64_t>()));
           }
           try {
             o[a.text_field] = tok.decode_text(ids, a.skip_special_tokens);
