@@ -6,6 +6,7 @@
 #include <cmath>
 #include <sstream>
 
+#include <ttsearch/core/any.hpp>
 #include <ttsearch/cuda/sampling.hpp>
 #include <ttsearch/strategies/registry.hpp>
 #include <ttsearch/strategies/replay.hpp>
@@ -647,4 +648,38 @@ TEST_CASE("grader: scientific notation and JSON number references", "[answer]") 
   CHECK(answer::grade("\\boxed{100000000000000000000}", "1e+20").correct);
   CHECK_FALSE(answer::grade("\\boxed{1.5e3}", "1501").correct);
   CHECK(answer::grade("\\boxed{2e}", "2e").correct);  // not an exponent: compared as text
+}
+
+TEST_CASE("replay re-runs the confidence verifier recorded in the trace - altered token log-probs are caught", "[confidence][replay]") {
+  const auto problems = sim_problems(4);
+  testing::SimulatedGenerator gen;
+  ConfidenceVerifier conf({.signal = ConfidenceSignal::kMinLogprob});
+  AnyVerifier any(std::ref(conf));  // through type erasure the description survives
+  BeamSearchOptions o{.n = 4, .beam_width = 2};
+  o.sampling.token_confidence = true;
+  std::stringstream ss;
+  {
+    JsonlAuditWriter w(ss);
+    solve_batch(problems, gen, any, o, Budget{}, w);
+  }
+  const std::string text = ss.str();
+  CHECK(text.find(R"("verifier":{"kind":"confidence","signal":"min-logprob","window":2048})") != std::string::npos);
+  std::stringstream in(text);
+  for (const auto& [_, s] : read_audit(in).searches) CHECK(replay(s).match);
+  std::string altered;
+  std::stringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    Json j = Json::parse(line);
+    if (j["event"] == "node" && j.contains("token_logprobs")) {
+      for (auto& l : j["token_logprobs"]) l = -5.0;
+    }
+    altered += j.dump() + "\n";
+  }
+  std::stringstream in2(altered);
+  int caught = 0;
+  for (const auto& [_, s] : read_audit(in2).searches) {
+    const auto r = replay(s);
+    caught += !r.match && r.detail.find("recorded confidence scores differ") != std::string::npos;
+  }
+  CHECK(caught == 4);
 }

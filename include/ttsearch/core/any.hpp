@@ -64,6 +64,8 @@ class AnyVerifier {
   std::int64_t estimate_tokens(std::span<const ScoreRequest> requests) { return self_->estimate_tokens(requests); }
   /// Whether the wrapped verifier states its cost (then the driver holds it to it).
   [[nodiscard]] bool states_cost() const noexcept { return self_->states_cost(); }
+  /// The wrapped verifier's description (DescribedVerifier), else null.
+  [[nodiscard]] Json describe() const { return self_->describe(); }
 
  private:
   struct Concept {
@@ -71,6 +73,7 @@ class AnyVerifier {
     virtual Scoring score(std::span<const ScoreRequest>) = 0;
     virtual std::int64_t estimate_tokens(std::span<const ScoreRequest>) = 0;
     virtual bool states_cost() const noexcept = 0;
+    virtual Json describe() const = 0;
   };
   template <class T>
   struct Model final : Concept {
@@ -86,6 +89,13 @@ class AnyVerifier {
       }
     }
     bool states_cost() const noexcept override { return VerifierWithCost<typename detail::Unwrap<T>::type>; }
+    Json describe() const override {
+      if constexpr (DescribedVerifier<typename detail::Unwrap<T>::type>) {
+        return detail::Unwrap<T>::get(const_cast<T&>(value)).describe();
+      } else {
+        return nullptr;
+      }
+    }
     T value;
   };
   std::unique_ptr<Concept> self_;

@@ -70,6 +70,13 @@ concept VerifierWithCost = Verifier<V> && requires(V& v, std::span<const ScoreRe
   { v.estimate_tokens(requests) } -> std::convertible_to<std::int64_t>;
 };
 
+/// A Verifier that describes itself as JSON ({"kind": ..., its options}); the audit trace records
+/// it so replay can recompute the verifier's scores where it needs no model (ConfidenceVerifier).
+template <class V>
+concept DescribedVerifier = Verifier<V> && requires(const V& v) {
+  { v.describe() } -> std::convertible_to<Json>;
+};
+
 /// The Verifier of strategies that never score (majority vote): calling it is a bug.
 struct NoVerifier {
   Scoring score(std::span<const ScoreRequest>) {

@@ -115,7 +115,9 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
     rs.spec = &spec;
     rs.ctx = std::make_unique<SearchContext>(*spec.problem, spec.seed);
     rs.started = Clock::now();
-    observer.on_search_begin(SearchInfo{i, spec.strategy, spec.options, spec.seed, spec.problem, spec.budget});
+    Json described = nullptr;
+    if constexpr (DescribedVerifier<V>) described = verifier.describe();
+    observer.on_search_begin(SearchInfo{i, spec.strategy, spec.options, spec.seed, spec.problem, spec.budget, described});
     rs.task = spec.start(*rs.ctx);
   }
 

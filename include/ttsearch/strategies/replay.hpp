@@ -14,6 +14,7 @@
 
 #include "ttsearch/strategies/registry.hpp"
 #include "ttsearch/trace/jsonl.hpp"
+#include "ttsearch/verifiers/confidence.hpp"
 
 namespace ttsearch {
 
@@ -80,6 +81,23 @@ inline ReplayOutcome replay(const AuditSearch& s) {
         inconsistency = fmt::format("candidate {} (node {}): recorded answer \"{}\", recomputed \"{}\"", i, cands[i].leaf, ans, cands[i].answer);
       } else if (std::fabs(score - cands[i].score) > 1e-9 * std::max(1.0, std::fabs(score))) {
         inconsistency = fmt::format("candidate {} (node {}): recorded score {}, recomputed {}", i, cands[i].leaf, score, cands[i].score);
+      }
+    }
+    // a verifier that needs no model (recorded in the begin line) is re-run on the recorded tree
+    const Json verifier = s.begin.value("verifier", Json());
+    if (inconsistency.empty() && verifier.is_object() && verifier.value("kind", std::string{}) == "confidence") {
+      ConfidenceVerifierOptions vo;
+      vo.signal = parse_confidence_signal(verifier.at("signal").get<std::string>());
+      vo.window = detail::json_integer<std::int64_t>(verifier, "window", vo.window, "verifier");
+      const ConfidenceVerifier cv(vo);
+      for (NodeId id = 1; s.tree.contains(id) && inconsistency.empty(); ++id) {
+        const Node& n = s.tree.node(id);
+        if (!n.has(kFlagScored)) continue;
+        const std::vector<ScoreRequest> req = {{nullptr, s.tree.path(id)}};
+        const auto again = cv.score(req).scores.front();
+        bool same = again.size() == n.scores.size();
+        for (std::size_t k = 0; same && k < again.size(); ++k) same = std::fabs(again[k] - n.scores[k]) <= 1e-9 * std::max(1.0, std::fabs(again[k]));
+        if (!same) inconsistency = fmt::format("node {}: recorded confidence scores differ from the recomputed ones", id);
       }
     }
     if (inconsistency.empty() && it->second.audit) {

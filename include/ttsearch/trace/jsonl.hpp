@@ -50,6 +50,7 @@ class JsonlAuditWriter final : public Observer {
     Json j{{"event", "begin"}, {"search", i.search}, {"strategy", i.strategy}, {"options", i.options},
            {"seed", i.seed}, {"budget", i.budget}};
     if (i.problem) j["problem"] = *i.problem;
+    if (!i.verifier.is_null()) j["verifier"] = i.verifier;
     write(j);
   }
   void on_nodes_added(std::size_t s, const SearchTree& t, std::span<const NodeId> ids) override {

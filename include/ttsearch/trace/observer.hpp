@@ -25,6 +25,7 @@ struct SearchInfo {
   std::uint64_t seed = 0;
   const Problem* problem = nullptr;
   Budget budget;
+  Json verifier = nullptr;  ///< the verifier's description when it gives one (DescribedVerifier), for replay
 };
 
 /// One batched backend call.

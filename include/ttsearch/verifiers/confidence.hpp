@@ -76,6 +76,12 @@ class ConfidenceVerifier {
     return out;
   }
 
+  /// {"kind": "confidence", "signal", "window"}: the audit trace records it and replay recomputes
+  /// every score from the trace's token values.
+  [[nodiscard]] Json describe() const {
+    return Json{{"kind", "confidence"}, {"signal", to_string(o_.signal)}, {"window", o_.window}};
+  }
+
   /// It reads no model: a call costs no verifier tokens (so a verifier-token budget never stops it).
   std::int64_t estimate_tokens(std::span<const ScoreRequest>) const noexcept { return 0; }
 
@@ -85,6 +91,6 @@ class ConfidenceVerifier {
   ConfidenceVerifierOptions o_;
 };
 
-static_assert(VerifierWithCost<ConfidenceVerifier>);
+static_assert(VerifierWithCost<ConfidenceVerifier> && DescribedVerifier<ConfidenceVerifier>);
 
 }  // namespace ttsearch
