@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   so->add_option("--strategy", solve.strategy, "strategy name (see `ttsearch strategies`)")->capture_default_str();
   so->add_option("--trace", solve.trace, "write the JSONL audit trace here");
   so->add_option("--problems", solve.problems, "number of problems")->capture_default_str();
-  so->add_option("--seed", solve.seed, "seed")->capture_default_str();
+  so->add_option("--seed", solve.seed, "seed")->capture_default_str()->check(CLI::NonNegativeNumber);  // -1 would wrap
   so->add_option("--prm-noise", solve.prm_noise, "simulated PRM logit noise")->capture_default_str();
   so->add_option("--max-generated-tokens", solve.max_generated_tokens, "budget per problem (0 = none)")->group("Budget");
   so->add_option("--max-verifier-tokens", solve.max_verifier_tokens, "budget per problem (0 = none)")->group("Budget");
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   auto* d = app.add_subcommand("demo", "Accuracy vs compute of every strategy: the shipped arithmetic models (or the simulated domain)");
   d->add_option("--domain", demo_domain, "arith (the shipped policy and PRM; torch builds) or simulated")->capture_default_str();
   d->add_option("--max-n", demo.max_n, "largest number of samples-equivalent (n = 1, 2, 4, ... simulated; 1, 4, 16, ... arith)")->capture_default_str();
-  d->add_option("--seed", demo.seed, "seed")->capture_default_str();
+  d->add_option("--seed", demo.seed, "seed")->capture_default_str()->check(CLI::NonNegativeNumber);
   d->add_option("--out", demo.out_dir, "output folder (CSV, plot, audit traces)")->capture_default_str();
   d->add_option("--problems", demo.problems, "number of simulated problems")->capture_default_str()->group("Simulated domain");
   d->add_option("--prm-noise", demo.prm_noise, "logit noise of the simulated PRM")->capture_default_str()->group("Simulated domain");
