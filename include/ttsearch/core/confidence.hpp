@@ -155,6 +155,12 @@ inline TraceConfidence trace_confidence(std::span<const float> conf, std::span<c
   return t;
 }
 
+/// True when the step carries one log-prob and one confidence per token (or has no tokens).
+inline bool has_token_values(const Step& s) noexcept {
+  const auto n = static_cast<std::size_t>(s.num_tokens);
+  return n == 0 || (s.token_confidences.size() == n && s.token_logprobs.size() == n);
+}
+
 /// Summaries of a whole path. has_tokens is false when a step with tokens has no per-token values
 /// (sampled with token_confidence off); sum_logprob is always set.
 inline TraceConfidence trace_confidence(const PathView& path, std::int64_t window = kDeepConfWindow) {
@@ -163,10 +169,7 @@ inline TraceConfidence trace_confidence(const PathView& path, std::int64_t windo
   double sum = 0;
   for (const Step& s : path) {
     sum += s.logprob;
-    if (s.num_tokens > 0 && (s.token_confidences.size() != static_cast<std::size_t>(s.num_tokens) ||
-                             s.token_logprobs.size() != static_cast<std::size_t>(s.num_tokens))) {
-      complete = false;
-    }
+    complete = complete && has_token_values(s);
     conf.insert(conf.end(), s.token_confidences.begin(), s.token_confidences.end());
     lps.insert(lps.end(), s.token_logprobs.begin(), s.token_logprobs.end());
   }
@@ -191,15 +194,20 @@ inline double signal_value(const TraceConfidence& t, ConfidenceSignal signal) {
   return 0.0;
 }
 
-/// `signal` of the path ending at `leaf`; throws InvalidArgument when the signal needs per-token
-/// values the path's steps do not carry.
-inline double path_signal(const PathView& path, ConfidenceSignal signal, std::int64_t window) {
-  const TraceConfidence t = trace_confidence(path, window);
+/// The summaries of a path for reading `signal`; throws InvalidArgument when the signal needs
+/// per-token values the path's steps do not carry.
+inline TraceConfidence checked_trace_confidence(const PathView& path, ConfidenceSignal signal, std::int64_t window) {
+  TraceConfidence t = trace_confidence(path, window);
   if (needs_token_values(signal) && !t.has_tokens) {
     throw InvalidArgument(fmt::format("confidence signal '{}' needs per-token values: sample with sampling.token_confidence = true",
                                       to_string(signal)));
   }
-  return signal_value(t, signal);
+  return t;
+}
+
+/// `signal` of a path (see checked_trace_confidence).
+inline double path_signal(const PathView& path, ConfidenceSignal signal, std::int64_t window) {
+  return signal_value(checked_trace_confidence(path, signal, window), signal);
 }
 
 /// DeepConf-online's per-sample early stop, one function for every generator: push each token's

@@ -61,12 +61,7 @@ inline std::vector<Candidate> confidence_candidates(const SearchTree& tree, std:
     Candidate c = make_candidate(tree, leaf, Aggregation::kLast);
     const FinishReason f = tree.node(leaf).step.finish;
     if (f == FinishReason::kLength || f == FinishReason::kLowConfidence) c.answer.clear();
-    const TraceConfidence t = trace_confidence(tree.path(leaf), window);
-    if (needs_token_values(signal) && !t.has_tokens) {
-      throw InvalidArgument(fmt::format("confidence signal '{}' needs per-token values: sample with sampling.token_confidence = true",
-                                        to_string(signal)));
-    }
-    c.score = confidence_score(t, signal);
+    c.score = confidence_score(checked_trace_confidence(tree.path(leaf), signal, window), signal);
     cands.push_back(std::move(c));
   }
   return cands;
@@ -91,9 +86,6 @@ inline double percentile(std::vector<double> values, double q) {
   const auto hi = std::min(lo + 1, values.size() - 1);
   return values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo));
 }
-
-/// One op of `n` samples from the root.
-inline std::vector<GenerateOp> root_samples(std::int32_t n, const SamplingParams& p) { return sample_from_root(n, p); }
 
 }  // namespace detail
 
@@ -138,7 +130,7 @@ inline VoteOutcome deepconf_outcome(std::span<const Candidate> cands, double kee
 }
 
 inline SearchTask deepconf_search(SearchContext& ctx, DeepConfOptions opt) {
-  const Expansion e = co_await ctx.generate(detail::root_samples(opt.n, opt.sampling));
+  const Expansion e = co_await ctx.generate(detail::sample_from_root(opt.n, opt.sampling));
   const auto leaves = detail::leaves_of(e);
   for (NodeId leaf : leaves) ctx.mark(leaf, kFlagTerminal);
   auto cands = detail::confidence_candidates(ctx.tree(), leaves, opt.signal, opt.window);
@@ -275,7 +267,7 @@ inline void deepconf_online_check(const SearchTree& tree, std::span<const Candid
 
 inline SearchTask deepconf_online_search(SearchContext& ctx, DeepConfOnlineOptions opt) {
   std::vector<NodeId> leaves;
-  const Expansion warm = co_await ctx.generate(detail::root_samples(opt.warmup, opt.sampling));
+  const Expansion warm = co_await ctx.generate(detail::sample_from_root(opt.warmup, opt.sampling));
   for (NodeId leaf : detail::leaves_of(warm)) leaves.push_back(leaf);
   auto cands = detail::confidence_candidates(ctx.tree(), leaves, ConfidenceSignal::kLowestGroup, opt.window);
   DeepConfOnlineVote vote = deepconf_online_outcome(ctx.tree(), cands, opt);
@@ -284,7 +276,7 @@ inline SearchTask deepconf_online_search(SearchContext& ctx, DeepConfOnlineOptio
     p.confidence_stop = vote.threshold;
     p.confidence_window = opt.window;
     const auto k = std::min(opt.batch, opt.max_samples - static_cast<std::int32_t>(leaves.size()));
-    const Expansion e = co_await ctx.generate(detail::root_samples(k, p));
+    const Expansion e = co_await ctx.generate(detail::sample_from_root(k, p));
     if (!e.ok()) break;
     for (NodeId leaf : detail::leaves_of(e)) {
       leaves.push_back(leaf);

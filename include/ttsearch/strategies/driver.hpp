@@ -331,9 +331,12 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
                                 fmt::format("verifier returned {} token counts for {} paths", out.tokens.size(), score_requests.size()));
         }
         std::int64_t call_tokens = 0;
+        bool holds_cost = VerifierWithCost<V>;  // a stated cost is a promise the budget relies on
+        if constexpr (requires { verifier.states_cost(); }) holds_cost = verifier.states_cost();  // AnyVerifier
         for (const auto& sl : slices) {
           auto& rs = runs[sl.search];
           std::vector<NodeId> scored;
+          std::int64_t charged = 0;  // this search's tokens in the call
           for (std::size_t k = 0; k < sl.count; ++k) {
             const std::size_t r = sl.first + k;
             auto& sc = out.scores[r];
@@ -350,24 +353,16 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
             const std::int64_t tokens = out.tokens.empty() ? rs.ctx->tree().path_tokens(id) : out.tokens[r];
             rs.ledger.verifier_tokens += tokens;
             call_tokens += tokens;
+            charged += tokens;
             rs.ledger.scored_paths += 1;
             Node& n = rs.ctx->tree().node(id);
             n.scores = std::move(sc);
             n.flags |= kFlagScored;
             scored.push_back(id);
           }
-          bool holds_cost = VerifierWithCost<V>;
-          if constexpr (requires { verifier.states_cost(); }) holds_cost = verifier.states_cost();  // AnyVerifier
-          if (holds_cost) {  // the stated cost is a promise the budget relies on
-            std::int64_t charged = 0;
-            for (std::size_t k = 0; k < sl.count; ++k) charged += out.tokens.empty() ? 0 : out.tokens[sl.first + k];
-            if (out.tokens.empty()) {
-              for (std::size_t k = 0; k < sl.count; ++k) charged += score_requests[sl.first + k].path.num_tokens();
-            }
-            if (charged > sl.estimate) {
-              detail::fail_searches(observer, involved,
-                                    fmt::format("verifier charged {} tokens for a call it estimated at {}", charged, sl.estimate));
-            }
+          if (holds_cost && charged > sl.estimate) {
+            detail::fail_searches(observer, involved,
+                                  fmt::format("verifier charged {} tokens for a call it estimated at {}", charged, sl.estimate));
           }
           rs.ledger.verifier_calls += 1;
           rs.ledger.verify_seconds += secs;

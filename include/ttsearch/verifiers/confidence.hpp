@@ -56,9 +56,7 @@ class ConfidenceVerifier {
       std::vector<double> scores;
       for (std::size_t i = 0; i < path.size(); ++i) {
         const Step& s = path[i];
-        if (needs_token_values(o_.signal) && s.num_tokens > 0 &&
-            (s.token_confidences.size() != static_cast<std::size_t>(s.num_tokens) ||
-             s.token_logprobs.size() != static_cast<std::size_t>(s.num_tokens))) {
+        if (needs_token_values(o_.signal) && !has_token_values(s)) {
           throw InvalidArgument(fmt::format(
               "confidence verifier: step {} of path {} has no per-token values for signal '{}' (sample with sampling.token_confidence = true)",
               i, r, to_string(o_.signal)));
