@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include <ttsearch/strategies/best_of_majority.hpp>
+#include <ttsearch/strategies/replay.hpp>
 #include <ttsearch/testing/simulated.hpp>
 #include <ttsearch/trace/jsonl.hpp>
 
@@ -128,27 +129,37 @@ TEST_CASE("a user-written multi-round strategy runs under the driver / batched",
 }
 
 namespace {
-struct ThrowOnSecondCall {
+struct ThrowFromSecondCall {
   testing::SimulatedGenerator inner;
   int calls = 0;
   Generation generate(std::span<const GenerateRequest> r) {
-    if (++calls == 2) throw std::runtime_error("CUDA out of memory (simulated)");
+    if (++calls >= 2) throw std::runtime_error("CUDA out of memory (simulated)");
     return inner.generate(r);
   }
 };
 }  // namespace
 
-TEST_CASE("a generator that throws mid-search: BackendError / and a complete audit up to it", "[driver][trace]") {
+TEST_CASE("a generator that dies mid-search: every search fails naming its problem / with a complete audit", "[driver][trace]") {
   const auto problems = testing::make_simulated_problems({.num_problems = 2});
-  ThrowOnSecondCall gen;
+  ThrowFromSecondCall gen;
   testing::SimulatedPrm prm;
   std::stringstream audit;
   std::vector<SearchSpec> specs;
   for (const auto& p : problems) specs.push_back(SearchSpec{&p, "two-round", Json::object(), Budget{}, 0, two_round_search});
+  std::vector<SearchResult> rs;
   {
     JsonlAuditWriter writer(audit);
-    REQUIRE_THROWS_WITH(run_searches(std::span<const SearchSpec>(specs), gen, prm, writer),
-                        Catch::Contains("generator threw: CUDA out of memory (simulated)"));
+    rs = run_searches(std::span<const SearchSpec>(specs), gen, prm, writer);
+  }
+  REQUIRE(gen.calls == 4);  // round 1; round 2 merged, then once per search alone
+  for (std::size_t i = 0; i < rs.size(); ++i) {
+    REQUIRE(rs[i].failed());
+    REQUIRE(rs[i].stop_reason == StopReason::kFailed);
+    REQUIRE(rs[i].answer.empty());
+    REQUIRE_THAT(rs[i].error, Catch::Contains(fmt::format("problem '{}': generator threw: CUDA out of memory (simulated)", problems[i].id)));
+    REQUIRE(rs[i].ledger.generator_calls == 1);  // what it spent before the failure is kept
+    REQUIRE(rs[i].tree.size() == 3);
+    REQUIRE_THROWS_AS(std::rethrow_exception(rs[i].failure), BackendError);
   }
   const AuditLog log = read_audit(audit);
   REQUIRE(log.searches.size() == 2);
@@ -156,10 +167,18 @@ TEST_CASE("a generator that throws mid-search: BackendError / and a complete aud
     REQUIRE(as.tree.size() == 3);  // root + the two first-round steps survive
     REQUIRE(as.tree.node(1).has(kFlagScored));
     REQUIRE(as.errors.size() == 1);
-    REQUIRE_FALSE(as.end);
+    REQUIRE(as.end);
+    REQUIRE(as.end->at("stop_reason") == "failed");
+    REQUIRE(as.end->at("error") == as.errors.front());
     REQUIRE(as.marks.size() == 1);
+    const auto out = replay(as);
+    REQUIRE(out.failed);
+    REQUIRE_FALSE(out.match);
+    REQUIRE_THAT(out.detail, Catch::Contains("CUDA out of memory"));
   }
   REQUIRE(log.calls.size() == 2);  // the first generate and the score call
+  gen.calls = 1;  // one search: solve() rethrows its failure
+  REQUIRE_THROWS_AS(solve(problems[0], gen, prm, BestOfNOptions{.n = 2}), BackendError);
 }
 
 namespace {
@@ -208,8 +227,8 @@ TEST_CASE("backends that break their contract get a clear BackendError", "[drive
   REQUIRE_THROWS_WITH(best_of_n(p, ok_gen, none, BestOfNOptions{.n = 2}), Catch::Contains("no verifier"));
 }
 
-TEST_CASE("a strategy that throws reports on_error and rethrows its exception", "[driver][trace]") {
-  const auto problems = testing::make_simulated_problems({.num_problems = 1});
+TEST_CASE("a strategy that throws fails its search alone / solve() rethrows its exception", "[driver][trace]") {
+  const auto problems = testing::make_simulated_problems({.num_problems = 3});
   testing::SimulatedGenerator gen;
   testing::SimulatedPrm prm;
   auto bad = [](SearchContext& ctx) -> SearchTask {
@@ -218,11 +237,27 @@ TEST_CASE("a strategy that throws reports on_error and rethrows its exception", 
     co_await ctx.generate(ops);
     co_return SearchResult{};
   };
-  SearchSpec spec{&problems[0], "bad", Json::object(), Budget{}, 0, bad};
+  std::vector<SearchSpec> specs;
+  for (std::size_t i = 0; i < problems.size(); ++i) {
+    specs.push_back(i == 1 ? SearchSpec{&problems[i], "bad", Json::object(), Budget{}, 0, bad}
+                           : make_search(problems[i], BestOfNOptions{.n = 4}, {}, batch_seed(9, i)));
+  }
   std::stringstream audit;
-  JsonlAuditWriter w(audit);
-  REQUIRE_THROWS_WITH(run_searches(std::span<const SearchSpec>(&spec, 1), gen, prm, w),
-                      Catch::Contains("num_samples must be > 0"));
+  std::vector<SearchResult> rs;
+  {
+    JsonlAuditWriter w(audit);
+    rs = run_searches(std::span<const SearchSpec>(specs), gen, prm, w);
+  }
+  REQUIRE(rs[1].failed());
+  REQUIRE_THAT(rs[1].error, Catch::Contains("strategy 'bad' failed: generate: num_samples must be > 0"));
+  REQUIRE_THROWS_AS(std::rethrow_exception(rs[1].failure), InvalidArgument);  // the strategy's own exception
+  for (std::size_t i : {0, 2}) {
+    REQUIRE_FALSE(rs[i].failed());
+    require_same(rs[i], best_of_n(problems[i], gen, prm, BestOfNOptions{.n = 4}, {}, NullObserver{}, batch_seed(9, i)));
+  }
   const auto log = read_audit(audit);
-  REQUIRE(log.searches.at(0).errors.at(0).find("strategy 'bad' failed") != std::string::npos);
+  REQUIRE(log.searches.at(1).errors.at(0).find("strategy 'bad' failed") != std::string::npos);
+  REQUIRE(replay(log.searches.at(0)).match);
+  REQUIRE(replay(log.searches.at(1)).failed);
+  REQUIRE(replay(log.searches.at(2)).match);
 }

@@ -216,6 +216,7 @@ inline int run_arith_demo(const ArithDemoArgs& a) {
     greedy /= static_cast<double>(problems.size());
     progress.tick();
   }
+  FailureTally failures;
   // one cell: the strategy at size n on `probs`, with a trace when `trace_path` is set
   auto run_cell = [&](const std::string& name, std::int32_t n, std::span<const Problem> probs, const std::string& trace_path) {
     const auto [base, guided] = demo_strategy(name);
@@ -230,7 +231,9 @@ inline int run_arith_demo(const ArithDemoArgs& a) {
     NullObserver none;
     const std::span<const SearchSpec> sp(specs);
     auto run_with = [&](auto& verifier) {
-      return trace ? run_searches(sp, gen, verifier, *trace) : run_searches(sp, gen, verifier, none);
+      auto results = trace ? run_searches(sp, gen, verifier, *trace) : run_searches(sp, gen, verifier, none);
+      failures.add(results);
+      return results;
     };
     if (guided) return run_with(confidence);
     if (prm && scores_samples_once(base)) return run_with(*memo_prm);
@@ -290,7 +293,7 @@ inline int run_arith_demo(const ArithDemoArgs& a) {
   write_demo_report(rows, a.out_dir, fmt::format("Arithmetic L{}: accuracy vs generated tokens ({} verifier)", levels, a.verifier), a.max_n,
                     {{"greedy", greedy}});
   if (!level_rows.empty()) write_level_report(level_rows, a.out_dir);
-  return 0;
+  return failures.report();
 }
 
 }  // namespace ttsearch::cli

@@ -33,7 +33,7 @@ inline Json demo_options(const std::string& strategy, std::int32_t n) {
 }
 
 inline DemoRow demo_cell(const std::string& name, std::int32_t n, std::span<const Problem> problems, std::uint64_t seed,
-                         double noise, Observer* trace) {
+                         double noise, Observer* trace, FailureTally& failures) {
   const StrategyEntry& e = find_strategy(name);
   testing::SimulatedGenerator gen;
   auto prm = simulated_prm(noise, seed);
@@ -42,6 +42,7 @@ inline DemoRow demo_cell(const std::string& name, std::int32_t n, std::span<cons
   NullObserver none;
   const auto results = trace ? run_searches(std::span<const SearchSpec>(specs), gen, prm, *trace)
                              : run_searches(std::span<const SearchSpec>(specs), gen, prm, none);
+  failures.add(results);
   return demo_row(name, n, results, problems);
 }
 
@@ -58,13 +59,14 @@ inline int run_demo(const DemoArgs& a) {
   const std::vector<std::string> strategies = {"best-of-n", "majority", "weighted-majority", "best-of-majority",
                                                "beam", "dvts", "rebase", "mcts"};
   std::vector<DemoRow> rows;
+  FailureTally failures;
   Progress progress("demo (simulated domain)", strategies.size() * ns.size());
   for (const auto& name : strategies) {
     for (std::int32_t n : ns) {
       std::unique_ptr<JsonlAuditWriter> trace;
       if (n == ns.back()) trace = std::make_unique<JsonlAuditWriter>((std::filesystem::path(a.out_dir) / (name + ".trace.jsonl")).string());
       const auto t0 = std::chrono::steady_clock::now();
-      rows.push_back(demo_cell(name, n, problems, a.seed, a.prm_noise, trace.get()));
+      rows.push_back(demo_cell(name, n, problems, a.seed, a.prm_noise, trace.get(), failures));
       rows.back().wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       progress.tick();
     }
@@ -72,7 +74,7 @@ inline int run_demo(const DemoArgs& a) {
   std::cout << fmt::format("\nSimulated domain: {} problems (4-8 steps, step accuracy 0.55-0.95), PRM logit noise {}, seed {}\n",
                            a.problems, a.prm_noise, a.seed);
   write_demo_report(rows, a.out_dir, "Simulated domain: accuracy vs generated tokens", ns.back());
-  return 0;
+  return failures.report();
 }
 
 }  // namespace ttsearch::cli

@@ -23,6 +23,25 @@ struct DemoRow {
   double wall_seconds = 0;  // the cell's wall time in this run
 };
 
+/// Searches that failed across a demo's cells: a demo figure with a failed search in it is
+/// reported, and the demo exits 2 after writing what it computed.
+struct FailureTally {
+  std::size_t count = 0;
+  std::string first;
+  void add(std::span<const SearchResult> results) {
+    for (const auto& r : results) {
+      if (!r.failed()) continue;
+      if (count++ == 0) first = r.strategy + ": " + r.error;
+    }
+  }
+  /// 0, or 2 after printing how many failed and the first error.
+  [[nodiscard]] int report() const {
+    if (count == 0) return 0;
+    std::cerr << "error: " << count << " searches failed (counted as wrong in the figures above); the first: " << first << '\n';
+    return 2;
+  }
+};
+
 /// One (strategy, level) row of the per-level table.
 struct DemoLevelRow {
   std::string strategy;

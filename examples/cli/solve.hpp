@@ -178,6 +178,17 @@ std::vector<SearchResult> run_observed(const std::vector<SearchSpec>& specs, G& 
   return run_searches(std::span<const SearchSpec>(specs), gen, ver, observers);
 }
 
+/// Prints each failed search's error to stderr; returns how many failed.
+inline std::size_t report_failures(const std::vector<SearchResult>& results) {
+  std::size_t failed = 0;
+  for (const auto& r : results) {
+    if (!r.failed()) continue;
+    ++failed;
+    std::cerr << "error: " << r.error << '\n';
+  }
+  return failed;
+}
+
 /// Prints accuracy, the mean ledger and the stop reasons of a run.
 inline void print_summary(const std::vector<SearchResult>& results, double correct) {
   const double n = static_cast<double>(results.size());
@@ -196,6 +207,9 @@ inline void print_summary(const std::vector<SearchResult>& results, double corre
       static_cast<double>(total.generator_calls) / n, static_cast<double>(total.verifier_calls) / n,
       static_cast<double>(total.generated_steps) / n, total.total_seconds / n);
   for (const auto& [reason, count] : stops) std::cout << fmt::format("stop reason {}: {}\n", reason, count);
+  if (stops.contains("failed")) {
+    std::cout << fmt::format("{} of {} problems failed (errors above; counted as wrong; exit code 2)\n", stops["failed"], results.size());
+  }
 }
 
 #ifdef TTSEARCH_CLI_HAVE_TORCH
@@ -262,19 +276,20 @@ inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Js
     const bool ok = !r.answer.empty() && g.correct;
     correct += ok ? 1 : 0;
     if (preds) {
-      preds << Json{{"id", problems[i].id}, {"answer", r.answer}, {"reference", *problems[i].reference}, {"correct", ok},
-                    {"text", r.text()}, {"stop_reason", to_string(r.stop_reason)}, {"ledger", r.ledger}}
-                   .dump(-1, ' ', false, Json::error_handler_t::replace)
-            << '\n';
+      Json line{{"id", problems[i].id}, {"answer", r.answer}, {"reference", *problems[i].reference}, {"correct", ok},
+                {"text", r.text()}, {"stop_reason", to_string(r.stop_reason)}, {"ledger", r.ledger}};
+      if (r.failed()) line["error"] = r.error;
+      preds << line.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
     }
   }
+  const std::size_t failed = report_failures(results);
   std::cout << fmt::format("strategy {} on {} problems from {} (policy {}, verifier {}, {} {})\n", e.name, results.size(), a.data,
                            a.policy, confidence ? "confidence:" + a.confidence_signal : a.prm.empty() ? "none" : a.prm, a.device, a.dtype);
   std::cout << fmt::format("options {}\n", options.dump());
   print_summary(results, correct);
   if (!a.trace.empty()) std::cout << fmt::format("trace written to {}\n", a.trace);
   if (preds) std::cout << fmt::format("predictions written to {}\n", a.predictions);
-  return 0;
+  return failed ? 2 : 0;
 }
 #endif
 
@@ -303,12 +318,13 @@ inline int run_solve(const SolveArgs& a) {
   const auto results = confidence ? run_observed(specs, gen, *confidence, a.trace) : run_observed(specs, gen, prm, a.trace);
 
   const double correct = accuracy(results, problems) * static_cast<double>(results.size());
+  const std::size_t failed = report_failures(results);
   std::cout << fmt::format("strategy {} on {} simulated problems (seed {}, {})\n", e.name, results.size(), a.seed,
                            confidence ? "verifier confidence:" + a.confidence_signal : fmt::format("PRM noise {}", a.prm_noise));
   std::cout << fmt::format("options {}\n", options.dump());
   print_summary(results, correct);
   if (!a.trace.empty()) std::cout << fmt::format("trace written to {}\n", a.trace);
-  return 0;
+  return failed ? 2 : 0;
 }
 
 inline int run_strategies() {

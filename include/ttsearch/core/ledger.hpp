@@ -67,14 +67,16 @@ inline void from_json(const Json& j, ComputeLedger& l) {
   l.total_seconds = j.value("total_seconds", 0.0);
 }
 
-/// Why a search ended. Everything but kCompleted is a budget stop: the search returned the best
-/// it had when the named limit would have been passed.
+/// Why a search ended. kGeneratedTokens .. kDeadline are budget stops: the search returned the
+/// best it had when the named limit would have been passed. kFailed: a backend or the strategy
+/// failed for this search (SearchResult::error says why); the other searches of the run go on.
 enum class StopReason : std::uint8_t {
   kCompleted,
   kGeneratedTokens,
   kVerifierTokens,
   kCalls,
   kDeadline,
+  kFailed,
 };
 
 constexpr std::string_view to_string(StopReason r) noexcept {
@@ -84,18 +86,19 @@ constexpr std::string_view to_string(StopReason r) noexcept {
     case StopReason::kVerifierTokens: return "budget:verifier_tokens";
     case StopReason::kCalls: return "budget:calls";
     case StopReason::kDeadline: return "budget:deadline";
+    case StopReason::kFailed: return "failed";
   }
   return "?";
 }
 
 inline StopReason parse_stop_reason(std::string_view s) {
   for (auto r : {StopReason::kCompleted, StopReason::kGeneratedTokens, StopReason::kVerifierTokens,
-                 StopReason::kCalls, StopReason::kDeadline}) {
+                 StopReason::kCalls, StopReason::kDeadline, StopReason::kFailed}) {
     if (to_string(r) == s) return r;
   }
   throw ParseError(fmt::format("unknown stop reason '{}'", s));
 }
 
-constexpr bool is_budget_stop(StopReason r) noexcept { return r != StopReason::kCompleted; }
+constexpr bool is_budget_stop(StopReason r) noexcept { return r != StopReason::kCompleted && r != StopReason::kFailed; }
 
 }  // namespace ttsearch

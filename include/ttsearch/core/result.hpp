@@ -1,6 +1,7 @@
 #pragma once
 /// SearchResult: what every strategy returns.
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,14 @@ struct SearchResult {
   ComputeLedger ledger;
   StopReason stop_reason = StopReason::kCompleted;
   std::uint64_t seed = 0;
+  /// Why the search failed ("" when it did not): a backend call for it threw or broke its
+  /// contract, or the strategy threw. A failed search has stop_reason kFailed, no answer, and the
+  /// tree and ledger it had reached. The batch drivers return it among the others' results.
+  std::string error;
+  /// The exception behind `error` (solve() rethrows it; not written to traces).
+  std::exception_ptr failure;
+
+  [[nodiscard]] bool failed() const noexcept { return stop_reason == StopReason::kFailed; }
 
   /// The chosen path's text ("" when none).
   [[nodiscard]] std::string text() const { return chosen == kNoNode ? std::string{} : tree.path(chosen).text(); }

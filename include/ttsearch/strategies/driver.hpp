@@ -7,17 +7,23 @@
 /// Request seeds depend only on the search's seed, its own call count and the request's index,
 /// so a search's result does not depend on what else shared the batch.
 ///
-/// Errors: a backend that throws or breaks its contract (wrong counts, NaN scores, too many
-/// tokens) ends the run with BackendError; a strategy that throws ends it with its exception.
-/// Either way every observer first gets on_error for the searches involved, so an audit trace
-/// is complete up to the failure.
+/// Errors end one search, never the run. A backend that breaks its contract for one search's
+/// requests (wrong counts, NaN scores, too many tokens) fails that search; a merged call that
+/// throws, or breaks the contract as a whole, is retried once per search alone, so only the
+/// searches whose own call fails again fail. A strategy that throws fails its search. A failed
+/// search ends with stop_reason kFailed and `error` naming the problem and the cause (observers
+/// get on_error, then on_search_end), so an audit trace is complete up to the failure; the
+/// others finish. solve() (one search) rethrows the failure: BackendError for a backend, the
+/// strategy's own exception otherwise.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ttsearch/budget/budget.hpp"
@@ -89,15 +95,10 @@ inline std::optional<std::string> check_token_values(const Step& step, const Sam
   return std::nullopt;
 }
 
-template <class O>
-[[noreturn]] void fail_searches(O& obs, const std::vector<std::size_t>& searches, const std::string& msg) {
-  for (std::size_t s : searches) obs.on_error(s, msg);
-  throw BackendError(msg);
-}
-
 }  // namespace detail
 
-/// Runs `specs` to completion; results[i] belongs to specs[i].
+/// Runs `specs` to completion; results[i] belongs to specs[i]. A search that fails comes back
+/// with failed() set (see the errors paragraph above); the others are unaffected.
 template <Generator G, Verifier V, SearchObserver O>
 std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& generator, V& verifier, O& observer) {
   using detail::Clock;
@@ -122,13 +123,33 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
   }
 
   std::vector<SearchResult> results(specs.size());
+  // Ends search s as failed: `why` names its problem; `failure` is what solve() rethrows.
+  auto fail = [&](std::size_t s, const std::string& why, std::exception_ptr failure = nullptr) {
+    auto& rs = runs[s];
+    if (rs.finished) return;
+    rs.finished = true;
+    const Problem& p = *rs.spec->problem;
+    const std::string what = p.id.empty() ? fmt::format("search {}: {}", s, why) : fmt::format("problem '{}': {}", p.id, why);
+    observer.on_error(s, what);
+    SearchResult r;
+    r.strategy = rs.spec->strategy;
+    r.seed = rs.spec->seed;
+    r.stop_reason = StopReason::kFailed;
+    r.error = what;
+    r.failure = failure ? failure : std::make_exception_ptr(BackendError(what));
+    rs.ledger.total_seconds = detail::seconds_since(rs.started);
+    r.ledger = rs.ledger;
+    r.tree = rs.ctx->take_tree();
+    rs.task = SearchTask{};  // the strategy's frame is not resumed again
+    observer.on_search_end(s, r);
+    results[s] = std::move(r);
+  };
   // Resumes search s and, if it finished, collects its result.
   auto resume = [&](std::size_t s) {
     auto& rs = runs[s];
     rs.task.resume();
     detail::emit_marks(observer, s, rs);
     if (rs.task.done()) {
-      rs.finished = true;
       if (auto err = rs.task.error()) {
         std::string what = "strategy failed";
         try {
@@ -136,10 +157,12 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
         } catch (const std::exception& e) {
           what = fmt::format("strategy '{}' failed: {}", rs.spec->strategy, e.what());
         } catch (...) {
+          what = fmt::format("strategy '{}' failed with a non-standard exception", rs.spec->strategy);
         }
-        observer.on_error(s, what);
-        std::rethrow_exception(err);
+        fail(s, what, err);
+        return;
       }
+      rs.finished = true;
       SearchResult r = rs.task.take_result();
       r.strategy = rs.spec->strategy;
       r.seed = rs.spec->seed;
@@ -161,6 +184,39 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
 
   for (std::size_t s = 0; s < runs.size(); ++s) resume(s);
 
+  // One search's part of a merged call: requests [first, first + count).
+  struct Slice {
+    std::size_t search;
+    std::size_t first;
+    std::size_t count;
+    std::int64_t estimate = 0;  // verifier tokens the call may charge this search (score phase)
+  };
+  // Runs `call(first, count, out)` for all slices merged; if that call fails as a whole (it threw,
+  // or its output does not fit the request count), once per slice alone, so that one search's bad
+  // request fails only that search. `use(slice, out, offset, seconds)` takes a slice's output.
+  auto merged_call = [&](const std::vector<Slice>& slices, std::size_t total, auto&& call, auto&& use) {
+    auto t0 = Clock::now();
+    auto [out, err] = call(0, total);
+    if (!err) {
+      const double secs = detail::seconds_since(t0);
+      for (const auto& sl : slices) use(sl, out, sl.first, secs);
+      return;
+    }
+    if (slices.size() == 1) {
+      fail(slices.front().search, *err);
+      return;
+    }
+    for (const auto& sl : slices) {  // the merged call failed: each search alone
+      t0 = Clock::now();
+      auto [one, one_err] = call(sl.first, sl.count);
+      if (one_err) {
+        fail(sl.search, *one_err);
+      } else {
+        use(sl, one, 0, detail::seconds_since(t0));
+      }
+    }
+  };
+
   std::vector<GenerateRequest> gen_requests;
   std::vector<ScoreRequest> score_requests;
   while (true) {
@@ -168,10 +224,8 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
     // ---------------------------------------------------------------- generate phase
     {
       gen_requests.clear();
-      struct Slice { std::size_t search; std::size_t first; std::size_t count; };
       std::vector<Slice> slices;
       std::vector<std::size_t> waiting;
-      std::int64_t samples = 0, min_cap = 0;
       for (std::size_t s = 0; s < runs.size(); ++s) {
         auto& rs = runs[s];
         if (rs.finished || rs.ctx->pending() != SearchContext::Pending::kGenerate) continue;
@@ -198,63 +252,69 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
           req.params = ops[k].params;
           req.params.max_tokens = std::min(req.params.max_tokens, grant.max_tokens_cap);
           req.seed = hash_combine(hash_combine(rs.spec->seed, call_index), k);
-          min_cap = min_cap == 0 ? req.params.max_tokens : std::min(min_cap, req.params.max_tokens);
-          samples += req.num_samples;
           gen_requests.push_back(std::move(req));
         }
       }
       if (!gen_requests.empty()) {
+        // The generator on requests [first, first + count): its output, or why the call failed as a whole.
+        auto call = [&](std::size_t first, std::size_t count) -> std::pair<Generation, std::optional<std::string>> {
+          std::pair<Generation, std::optional<std::string>> res;
+          auto& [out, err] = res;
+          try {
+            out = generator.generate(std::span<const GenerateRequest>(gen_requests).subspan(first, count));
+          } catch (const std::exception& e) {
+            err = fmt::format("generator threw: {}", e.what());
+            return res;
+          } catch (...) {
+            err = "generator threw a non-standard exception";
+            return res;
+          }
+          if (out.outputs.size() != count) {
+            err = fmt::format("generator returned {} outputs for {} requests", out.outputs.size(), count);
+          } else if (!out.usage.empty() && out.usage.size() != count) {
+            err = fmt::format("generator returned {} usage entries for {} requests", out.usage.size(), count);
+          }
+          return res;
+        };
+        // Checks one search's continuations against its requests: the first broken promise, if any.
+        auto check = [&](const Slice& sl, Generation& out, std::size_t offset) -> std::optional<std::string> {
+          for (std::size_t k = 0; k < sl.count; ++k) {
+            const auto& req = gen_requests[sl.first + k];
+            auto& steps = out.outputs[offset + k];
+            if (steps.size() != static_cast<std::size_t>(req.num_samples)) {
+              return fmt::format("generator returned {} continuations for request {} (asked {})", steps.size(), k, req.num_samples);
+            }
+            for (auto& step : steps) {
+              if (step.num_tokens == 0 && !step.token_ids.empty()) step.num_tokens = static_cast<std::int64_t>(step.token_ids.size());
+              if (step.num_tokens < 0 || (!step.token_ids.empty() && step.num_tokens != static_cast<std::int64_t>(step.token_ids.size()))) {
+                return fmt::format("generator returned a step with num_tokens {} but {} token ids", step.num_tokens, step.token_ids.size());
+              }
+              if (step.num_tokens > req.params.max_tokens) {
+                return fmt::format("generator returned {} tokens for a request capped at {}", step.num_tokens, req.params.max_tokens);
+              }
+              if (std::isnan(step.logprob)) return std::string("generator returned a NaN log-probability");
+              if (auto why = detail::check_token_values(step, req.params)) return why;
+            }
+          }
+          return std::nullopt;
+        };
         std::vector<std::size_t> involved;
-        for (const auto& sl : slices) involved.push_back(sl.search);
-        const auto t0 = Clock::now();
-        Generation out;
-        try {
-          out = generator.generate(std::span<const GenerateRequest>(gen_requests));
-        } catch (const std::exception& e) {
-          detail::fail_searches(observer, involved, fmt::format("generator threw: {}", e.what()));
-        } catch (...) {
-          detail::fail_searches(observer, involved, "generator threw a non-standard exception");
-        }
-        const double secs = detail::seconds_since(t0);
-        if (out.outputs.size() != gen_requests.size()) {
-          detail::fail_searches(observer, involved,
-                                fmt::format("generator returned {} outputs for {} requests", out.outputs.size(), gen_requests.size()));
-        }
-        if (!out.usage.empty() && out.usage.size() != gen_requests.size()) {
-          detail::fail_searches(observer, involved,
-                                fmt::format("generator returned {} usage entries for {} requests", out.usage.size(), gen_requests.size()));
-        }
-        std::int64_t call_tokens = 0;
-        for (const auto& sl : slices) {
+        std::int64_t call_tokens = 0, samples = 0, min_cap = 0;
+        double call_secs = 0;
+        auto use = [&](const Slice& sl, Generation& out, std::size_t offset, double secs) {
+          if (auto why = check(sl, out, offset)) {
+            fail(sl.search, *why);
+            return;
+          }
           auto& rs = runs[sl.search];
           Expansion exp;
           exp.children.resize(sl.count);
           std::vector<NodeId> added;
           for (std::size_t k = 0; k < sl.count; ++k) {
-            const std::size_t r = sl.first + k;
-            const auto& req = gen_requests[r];
-            auto& steps = out.outputs[r];
-            if (steps.size() != static_cast<std::size_t>(req.num_samples)) {
-              detail::fail_searches(observer, involved,
-                                    fmt::format("generator returned {} continuations for request {} (asked {})",
-                                                steps.size(), r, req.num_samples));
-            }
-            for (auto& step : steps) {
-              if (step.num_tokens == 0 && !step.token_ids.empty()) step.num_tokens = static_cast<std::int64_t>(step.token_ids.size());
-              if (step.num_tokens < 0 || (!step.token_ids.empty() && step.num_tokens != static_cast<std::int64_t>(step.token_ids.size()))) {
-                detail::fail_searches(observer, involved,
-                                      fmt::format("generator returned a step with num_tokens {} but {} token ids",
-                                                  step.num_tokens, step.token_ids.size()));
-              }
-              if (step.num_tokens > req.params.max_tokens) {
-                detail::fail_searches(observer, involved,
-                                      fmt::format("generator returned {} tokens for a request capped at {}",
-                                                  step.num_tokens, req.params.max_tokens));
-              }
-              if (std::isnan(step.logprob)) {
-                detail::fail_searches(observer, involved, "generator returned a NaN log-probability");
-              }
-              if (auto why = detail::check_token_values(step, req.params)) detail::fail_searches(observer, involved, *why);
+            const auto& req = gen_requests[sl.first + k];
+            samples += req.num_samples;
+            min_cap = min_cap == 0 ? req.params.max_tokens : std::min(min_cap, req.params.max_tokens);
+            for (auto& step : out.outputs[offset + k]) {
               if (step.finish == FinishReason::kLength && step.num_tokens == req.params.max_tokens &&
                   req.params.max_tokens < rs.ctx->generate_ops()[k].params.max_tokens) {
                 rs.ctx->note_limit(StopReason::kGeneratedTokens);  // cut by the budget, not by the caller's limit
@@ -267,25 +327,31 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
               added.push_back(id);
             }
             if (!out.usage.empty()) {
-              rs.ledger.prompt_tokens += out.usage[r].prompt_tokens;
-              rs.ledger.cached_prompt_tokens += out.usage[r].cached_prompt_tokens;
+              rs.ledger.prompt_tokens += out.usage[offset + k].prompt_tokens;
+              rs.ledger.cached_prompt_tokens += out.usage[offset + k].cached_prompt_tokens;
             }
           }
           rs.ledger.generator_calls += 1;
           rs.ledger.generate_seconds += secs;
+          call_secs = std::max(call_secs, secs);
+          involved.push_back(sl.search);
           observer.on_nodes_added(sl.search, rs.ctx->tree(), added);
           rs.ctx->set_expansion(std::move(exp));
+        };
+        merged_call(slices, gen_requests.size(), call, use);
+        if (!involved.empty()) {
+          observer.on_call(CallRecord{CallRecord::Kind::kGenerate, involved, static_cast<std::int64_t>(gen_requests.size()),
+                                      samples, call_tokens, min_cap, call_secs});
         }
-        observer.on_call(CallRecord{CallRecord::Kind::kGenerate, involved, static_cast<std::int64_t>(gen_requests.size()),
-                                    samples, call_tokens, min_cap, secs});
       }
       gen_requests.clear();
-      for (std::size_t s : waiting) resume(s);
+      for (std::size_t s : waiting) {
+        if (!runs[s].finished) resume(s);
+      }
     }
     // ---------------------------------------------------------------- score phase
     {
       score_requests.clear();
-      struct Slice { std::size_t search; std::size_t first; std::size_t count; std::int64_t estimate; };
       std::vector<Slice> slices;
       std::vector<std::size_t> waiting;
       for (std::size_t s = 0; s < runs.size(); ++s) {
@@ -298,7 +364,13 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
         for (NodeId id : leaves) score_requests.push_back(ScoreRequest{rs.spec->problem, rs.ctx->tree().path(id)});
         std::int64_t estimate = 0;
         if constexpr (VerifierWithCost<V>) {  // the verifier states its cost (e.g. 0 for one that runs no model)
-          estimate = verifier.estimate_tokens(std::span<const ScoreRequest>(score_requests).subspan(first));
+          try {
+            estimate = verifier.estimate_tokens(std::span<const ScoreRequest>(score_requests).subspan(first));
+          } catch (const std::exception& e) {
+            score_requests.resize(first);
+            fail(s, fmt::format("verifier could not estimate its cost: {}", e.what()));
+            continue;
+          }
         } else {
           for (NodeId id : leaves) estimate += rs.ctx->tree().path_tokens(id);
         }
@@ -310,76 +382,98 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
         slices.push_back({s, first, leaves.size(), estimate});
       }
       if (!score_requests.empty()) {
-        std::vector<std::size_t> involved;
-        for (const auto& sl : slices) involved.push_back(sl.search);
-        const auto t0 = Clock::now();
-        Scoring out;
-        try {
-          out = verifier.score(std::span<const ScoreRequest>(score_requests));
-        } catch (const std::exception& e) {
-          detail::fail_searches(observer, involved, fmt::format("verifier threw: {}", e.what()));
-        } catch (...) {
-          detail::fail_searches(observer, involved, "verifier threw a non-standard exception");
-        }
-        const double secs = detail::seconds_since(t0);
-        if (out.scores.size() != score_requests.size()) {
-          detail::fail_searches(observer, involved,
-                                fmt::format("verifier returned {} score lists for {} paths", out.scores.size(), score_requests.size()));
-        }
-        if (!out.tokens.empty() && out.tokens.size() != score_requests.size()) {
-          detail::fail_searches(observer, involved,
-                                fmt::format("verifier returned {} token counts for {} paths", out.tokens.size(), score_requests.size()));
-        }
-        std::int64_t call_tokens = 0;
+        auto call = [&](std::size_t first, std::size_t count) -> std::pair<Scoring, std::optional<std::string>> {
+          std::pair<Scoring, std::optional<std::string>> res;
+          auto& [out, err] = res;
+          try {
+            out = verifier.score(std::span<const ScoreRequest>(score_requests).subspan(first, count));
+          } catch (const std::exception& e) {
+            err = fmt::format("verifier threw: {}", e.what());
+            return res;
+          } catch (...) {
+            err = "verifier threw a non-standard exception";
+            return res;
+          }
+          if (out.scores.size() != count) {
+            err = fmt::format("verifier returned {} score lists for {} paths", out.scores.size(), count);
+          } else if (!out.tokens.empty() && out.tokens.size() != count) {
+            err = fmt::format("verifier returned {} token counts for {} paths", out.tokens.size(), count);
+          }
+          return res;
+        };
         bool holds_cost = VerifierWithCost<V>;  // a stated cost is a promise the budget relies on
         if constexpr (requires { verifier.states_cost(); }) holds_cost = verifier.states_cost();  // AnyVerifier
-        for (const auto& sl : slices) {
+        // This search's tokens in the call (path tokens when the verifier does not count).
+        auto tokens_of = [&](const Slice& sl, const Scoring& out, std::size_t offset, std::size_t k) -> std::int64_t {
+          return out.tokens.empty() ? runs[sl.search].ctx->tree().path_tokens(score_requests[sl.first + k].path.leaf())
+                                    : out.tokens[offset + k];
+        };
+        auto check = [&](const Slice& sl, const Scoring& out, std::size_t offset) -> std::optional<std::string> {
+          std::int64_t charged = 0;
+          for (std::size_t k = 0; k < sl.count; ++k) {
+            const auto& sc = out.scores[offset + k];
+            const NodeId id = score_requests[sl.first + k].path.leaf();
+            if (sc.empty()) return fmt::format("verifier returned no score for path {} (node {})", k, id);
+            for (std::size_t j = 0; j < sc.size(); ++j) {
+              if (!std::isfinite(sc[j])) return fmt::format("verifier returned a non-finite score ({}) for path {} step {}", sc[j], k, j);
+            }
+            const std::int64_t t = tokens_of(sl, out, offset, k);
+            if (t < 0) return fmt::format("verifier returned a negative token count ({}) for path {}", t, k);
+            charged += t;
+          }
+          if (holds_cost && charged > sl.estimate) {
+            return fmt::format("verifier charged {} tokens for a call it estimated at {}", charged, sl.estimate);
+          }
+          return std::nullopt;
+        };
+        std::vector<std::size_t> involved;
+        std::int64_t call_tokens = 0, paths = 0;
+        double call_secs = 0;
+        auto use = [&](const Slice& sl, Scoring& out, std::size_t offset, double secs) {
+          if (auto why = check(sl, out, offset)) {
+            fail(sl.search, *why);
+            return;
+          }
           auto& rs = runs[sl.search];
           std::vector<NodeId> scored;
-          std::int64_t charged = 0;  // this search's tokens in the call
           for (std::size_t k = 0; k < sl.count; ++k) {
-            const std::size_t r = sl.first + k;
-            auto& sc = out.scores[r];
-            const NodeId id = score_requests[r].path.leaf();
-            if (sc.empty()) {
-              detail::fail_searches(observer, involved, fmt::format("verifier returned no score for path {} (node {})", r, id));
-            }
-            for (std::size_t j = 0; j < sc.size(); ++j) {
-              if (!std::isfinite(sc[j])) {
-                detail::fail_searches(observer, involved,
-                                      fmt::format("verifier returned a non-finite score ({}) for path {} step {}", sc[j], r, j));
-              }
-            }
-            const std::int64_t tokens = out.tokens.empty() ? rs.ctx->tree().path_tokens(id) : out.tokens[r];
+            const NodeId id = score_requests[sl.first + k].path.leaf();
+            const std::int64_t tokens = tokens_of(sl, out, offset, k);
             rs.ledger.verifier_tokens += tokens;
             call_tokens += tokens;
-            charged += tokens;
             rs.ledger.scored_paths += 1;
             Node& n = rs.ctx->tree().node(id);
-            n.scores = std::move(sc);
+            n.scores = std::move(out.scores[offset + k]);
             n.flags |= kFlagScored;
             scored.push_back(id);
           }
-          if (holds_cost && charged > sl.estimate) {
-            detail::fail_searches(observer, involved,
-                                  fmt::format("verifier charged {} tokens for a call it estimated at {}", charged, sl.estimate));
-          }
+          paths += static_cast<std::int64_t>(sl.count);
           rs.ledger.verifier_calls += 1;
           rs.ledger.verify_seconds += secs;
+          call_secs = std::max(call_secs, secs);
+          involved.push_back(sl.search);
           observer.on_nodes_scored(sl.search, rs.ctx->tree(), scored);
+        };
+        merged_call(slices, score_requests.size(), call, use);
+        if (!involved.empty()) {
+          observer.on_call(CallRecord{CallRecord::Kind::kVerify, involved, paths, paths, call_tokens, 0, call_secs});
         }
-        observer.on_call(CallRecord{CallRecord::Kind::kVerify, involved, static_cast<std::int64_t>(score_requests.size()),
-                                    static_cast<std::int64_t>(score_requests.size()), call_tokens, 0, secs});
       }
       score_requests.clear();
-      for (std::size_t s : waiting) resume(s);
+      for (std::size_t s : waiting) {
+        if (!runs[s].finished) resume(s);
+      }
     }
     if (!any_pending) {
       bool all_done = true;
-      for (const auto& rs : runs) all_done = all_done && rs.finished;
+      for (std::size_t s = 0; s < runs.size(); ++s) {
+        if (runs[s].finished) continue;
+        // A search suspended without a pending request would hang: a strategy bug, for that search.
+        fail(s, fmt::format("strategy '{}' suspended without a pending generate or score request", runs[s].spec->strategy),
+             std::make_exception_ptr(InternalError("a search is suspended without a pending generate or score request")));
+        all_done = false;
+      }
       if (all_done) break;
-      // A search suspended without a pending request would hang: that is a strategy bug.
-      throw InternalError("a search is suspended without a pending generate or score request");
     }
   }
   return results;
@@ -398,7 +492,9 @@ template <class Options, Generator G, Verifier V, class O = NullObserver>
 SearchResult solve(const Problem& problem, G& generator, V& verifier, const Options& opt, const Budget& budget = {},
                    O&& observer = O{}, std::uint64_t seed = 0) {
   const SearchSpec spec = make_search(problem, opt, budget, seed);
-  return std::move(run_searches(std::span<const SearchSpec>(&spec, 1), generator, verifier, observer).front());
+  SearchResult r = std::move(run_searches(std::span<const SearchSpec>(&spec, 1), generator, verifier, observer).front());
+  if (r.failure) std::rethrow_exception(r.failure);  // one problem: its failure is the caller's error
+  return r;
 }
 
 /// The seed of problem `index` in a batch run with `seed` (solve_batch uses it; pass it to a

@@ -6,6 +6,7 @@
 /// Replay re-extracts and re-normalises each candidate's answer from the path text, re-aggregates
 /// its scores with the recorded aggregation, re-runs the strategy's selection rule, and compares
 /// the answers and the chosen leaf with those recorded.
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -26,7 +27,8 @@ struct ReplayOutcome {
   NodeId recorded_chosen = kNoNode;
   NodeId replayed_chosen = kNoNode;
   bool match = false;
-  std::string detail;  ///< why it does not match, or why it could not be replayed
+  bool failed = false;  ///< the search failed when it ran (its error is recorded): nothing to replay
+  std::string detail;  ///< why it does not match, why it could not be replayed, or why it failed
 };
 
 /// Replays one search of an audit log.
@@ -37,6 +39,17 @@ inline ReplayOutcome replay(const AuditSearch& s) {
   if (!s.end) {
     out.detail = s.errors.empty() ? "the search has no end line (the trace was cut short)"
                                   : fmt::format("the search failed: {}", s.errors.front());
+    return out;
+  }
+  if (s.end->value("stop_reason", std::string{}) == "failed") {
+    // a failed search has no choice to recompute; its end line and error line must agree
+    const std::string err = s.end->value("error", std::string{});
+    if (err.empty() || std::find(s.errors.begin(), s.errors.end(), err) == s.errors.end()) {
+      out.detail = "the end line says the search failed, but no error line records that error";
+      return out;
+    }
+    out.failed = true;
+    out.detail = fmt::format("the search failed: {}", err);
     return out;
   }
   const auto& registry = strategy_registry();

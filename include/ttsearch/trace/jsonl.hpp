@@ -93,9 +93,11 @@ class JsonlAuditWriter final : public Observer {
     for (const Candidate& c : r.candidates) {
       cands.push_back(Json{{"leaf", c.leaf}, {"answer", c.answer}, {"score", c.score}, {"tokens", c.tokens}});
     }
-    write(Json{{"event", "end"},       {"search", s},          {"strategy", r.strategy},
-               {"answer", r.answer},   {"answers", r.answers}, {"chosen", r.chosen},
-               {"candidates", cands},  {"stop_reason", to_string(r.stop_reason)}, {"ledger", r.ledger}});
+    Json end{{"event", "end"},       {"search", s},          {"strategy", r.strategy},
+             {"answer", r.answer},   {"answers", r.answers}, {"chosen", r.chosen},
+             {"candidates", cands},  {"stop_reason", to_string(r.stop_reason)}, {"ledger", r.ledger}};
+    if (r.failed()) end["error"] = r.error;  // the same message as the search's error line
+    write(end);
     out_->flush();
   }
   void on_error(std::size_t s, std::string_view msg) override {
