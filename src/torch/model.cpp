@@ -10,7 +10,30 @@ namespace ttsearch::torch::detail {
 
 namespace nn = ::torch::nn;
 
-RMSNormImpl::RMSNormImpl(std::int64_t dim, double e) : eps(e) { weight = register_parameter("weight", ::torch::ones({dim})); }
+LinearImpl::LinearImpl(std::int64_t in, std::int64_t out, bool has_bias, const Alloc& a) {
+  weight = register_parameter("weight", at::empty({out, in}, a.options));
+  if (has_bias) bias = register_parameter("bias", at::empty({out}, a.options));
+  if (a.init) {  // nn::Linear::reset_parameters
+    ::torch::NoGradGuard no_grad;
+    ::torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
+    if (has_bias) {
+      const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+      ::torch::nn::init::uniform_(bias, -bound, bound);
+    }
+  }
+}
+
+EmbeddingImpl::EmbeddingImpl(std::int64_t num, std::int64_t dim, const Alloc& a) {
+  weight = register_parameter("weight", at::empty({num, dim}, a.options));
+  if (a.init) {  // nn::Embedding::reset_parameters
+    ::torch::NoGradGuard no_grad;
+    ::torch::nn::init::normal_(weight);
+  }
+}
+
+RMSNormImpl::RMSNormImpl(std::int64_t dim, double e, const Alloc& a) : eps(e) {
+  weight = register_parameter("weight", a.init ? at::ones({dim}, a.options) : at::empty({dim}, a.options));
+}
 
 at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
   const auto dtype = x.scalar_type();
@@ -19,12 +42,12 @@ at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
   return h.to(dtype) * weight;  // cast back, then scale (HF order)
 }
 
-AttentionImpl::AttentionImpl(const ModelConfig& c)
+AttentionImpl::AttentionImpl(const ModelConfig& c, const Alloc& a)
     : heads(c.num_attention_heads), kv_heads(c.num_key_value_heads), head_dim(c.head_dim), rotary_dim(c.rotary_dim()) {
-  q_proj = register_module("q_proj", nn::Linear(nn::LinearOptions(c.hidden_size, heads * head_dim).bias(c.qkv_bias)));
-  k_proj = register_module("k_proj", nn::Linear(nn::LinearOptions(c.hidden_size, kv_heads * head_dim).bias(c.qkv_bias)));
-  v_proj = register_module("v_proj", nn::Linear(nn::LinearOptions(c.hidden_size, kv_heads * head_dim).bias(c.qkv_bias)));
-  o_proj = register_module("o_proj", nn::Linear(nn::LinearOptions(heads * head_dim, c.hidden_size).bias(c.o_bias)));
+  q_proj = register_module("q_proj", Linear(c.hidden_size, heads * head_dim, c.qkv_bias, a));
+  k_proj = register_module("k_proj", Linear(c.hidden_size, kv_heads * head_dim, c.qkv_bias, a));
+  v_proj = register_module("v_proj", Linear(c.hidden_size, kv_heads * head_dim, c.qkv_bias, a));
+  o_proj = register_module("o_proj", Linear(heads * head_dim, c.hidden_size, c.o_bias, a));
 }
 
 namespace {
@@ -162,19 +185,19 @@ void KVCache::select_rows(const std::vector<std::int64_t>& host_rows, const at::
   }
 }
 
-MlpImpl::MlpImpl(const ModelConfig& c) {
-  gate_proj = register_module("gate_proj", nn::Linear(nn::LinearOptions(c.hidden_size, c.intermediate_size).bias(c.mlp_bias)));
-  up_proj = register_module("up_proj", nn::Linear(nn::LinearOptions(c.hidden_size, c.intermediate_size).bias(c.mlp_bias)));
-  down_proj = register_module("down_proj", nn::Linear(nn::LinearOptions(c.intermediate_size, c.hidden_size).bias(c.mlp_bias)));
+MlpImpl::MlpImpl(const ModelConfig& c, const Alloc& a) {
+  gate_proj = register_module("gate_proj", Linear(c.hidden_size, c.intermediate_size, c.mlp_bias, a));
+  up_proj = register_module("up_proj", Linear(c.hidden_size, c.intermediate_size, c.mlp_bias, a));
+  down_proj = register_module("down_proj", Linear(c.intermediate_size, c.hidden_size, c.mlp_bias, a));
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x) { return down_proj(at::silu(gate_proj(x)) * up_proj(x)); }
 
-DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
-  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
-  self_attn = register_module("self_attn", Attention(c));
-  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
-  mlp = register_module("mlp", Mlp(c));
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, const Alloc& a) {
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, a));
+  self_attn = register_module("self_attn", Attention(c, a));
+  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, a));
+  mlp = register_module("mlp", Mlp(c, a));
 }
 
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& allowed,
@@ -183,31 +206,30 @@ at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos,
   return h + mlp(post_attention_layernorm(h));
 }
 
-BackboneImpl::BackboneImpl(const ModelConfig& c) {
-  embed_tokens = register_module("embed_tokens", nn::Embedding(c.vocab_size, c.hidden_size));
+BackboneImpl::BackboneImpl(const ModelConfig& c, const Alloc& a) {
+  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size, a));
   layers = register_module("layers", nn::ModuleList());
-  for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(DecoderLayer(c));
-  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(DecoderLayer(c, a));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, a));
 }
 
-TransformerImpl::TransformerImpl(const ModelConfig& c) : config(c) {
-  model = register_module("model", Backbone(c));
+TransformerImpl::TransformerImpl(const ModelConfig& c, const Alloc& a) : config(c) {
+  model = register_module("model", Backbone(c, a));
   switch (c.head) {
-    case ModelHead::kCausalLM:
-      lm_head = register_module("lm_head", nn::Linear(nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
-      break;
+    case ModelHead::kCausalLM: lm_head = register_module("lm_head", Linear(c.hidden_size, c.vocab_size, false, a)); break;
     case ModelHead::kProcessReward:
-      score = register_module("score", nn::Sequential(nn::Linear(c.hidden_size, c.hidden_size), nn::ReLU(),
-                                                      nn::Linear(c.hidden_size, c.num_labels)));
+      score = register_module("score", nn::Sequential(Linear(c.hidden_size, c.hidden_size, true, a), nn::ReLU(),
+                                                      Linear(c.hidden_size, c.num_labels, true, a)));
       break;
     case ModelHead::kSequenceClassification:
-      score_linear = register_module("score", nn::Linear(nn::LinearOptions(c.hidden_size, c.num_labels).bias(false)));
+      score_linear = register_module("score", Linear(c.hidden_size, c.num_labels, false, a));
       break;
-    case ModelHead::kValueHead: v_head = register_module("v_head", ValueHead(c.hidden_size)); break;
+    case ModelHead::kValueHead: v_head = register_module("v_head", ValueHead(c.hidden_size, a)); break;
   }
+  if (a.options.device().is_meta()) return;  // a shape-only model (expected_parameters) needs no RoPE table
   const auto f = rope_inv_freq(c);
   // a plain member, not a buffer: Module::to(dtype) must not round the RoPE frequencies
-  inv_freq = at::tensor(std::vector<float>(f.begin(), f.end()), at::kFloat);
+  inv_freq = at::tensor(std::vector<float>(f.begin(), f.end()), at::kFloat).to(a.options.device());
 }
 
 at::Tensor TransformerImpl::hidden(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& key_mask, KVCache* cache) {
@@ -263,13 +285,71 @@ at::Tensor to_tensor(const TensorView& t) {
     case DType::kF64: st = at::kDouble; break;
     default: throw InvalidArgument(fmt::format("tensor \"{}\" has dtype {}, not a float type a weight can have", t.name, dtype_name(t.dtype)));
   }
-  // copy out of the map (also handles unaligned data); the model owns its weights
-  auto out = at::empty(t.shape, at::TensorOptions().dtype(st));
+  const auto opt = at::TensorOptions().dtype(st);
+  // in place in the map when aligned (the caller copies it into the model); else a copy
+  if (t.aligned && !t.bytes.empty()) return at::from_blob(const_cast<std::byte*>(t.bytes.data()), t.shape, opt);
+  auto out = at::empty(t.shape, opt);
   if (!t.bytes.empty()) std::memcpy(out.data_ptr(), t.bytes.data(), t.bytes.size());
   return out;
 }
 
+bool is_weight_dtype(DType d) { return d == DType::kF32 || d == DType::kBF16 || d == DType::kF16 || d == DType::kF64; }
+
+/// Calls `fn(name, shape)` for every parameter of the model for `c`, in order, building one layer
+/// on the meta device (nothing allocated) and repeating it for every layer by name.
+void for_each_expected(const ModelConfig& c, const std::function<void(const std::string&, const std::vector<std::int64_t>&)>& fn) {
+  ModelConfig one = c;
+  one.num_hidden_layers = std::min<std::int64_t>(c.num_hidden_layers, 1);
+  const Transformer meta(one, Alloc{at::TensorOptions().dtype(at::kFloat).device(at::kMeta), false});
+  const std::string layer0 = "model.layers.0.";
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> per_layer;
+  bool layers_done = false;
+  auto emit_layers = [&] {
+    for (std::int64_t l = 0; l < c.num_hidden_layers; ++l) {
+      const std::string prefix = fmt::format("model.layers.{}.", l);
+      for (const auto& [rest, shape] : per_layer) fn(prefix + rest, shape);
+    }
+    layers_done = true;
+  };
+  for (const auto& p : meta->named_parameters(true)) {
+    if (p.key().starts_with(layer0)) {
+      per_layer.emplace_back(p.key().substr(layer0.size()), p.value().sizes().vec());
+      continue;
+    }
+    if (!per_layer.empty() && !layers_done) emit_layers();
+    fn(p.key(), p.value().sizes().vec());
+  }
+  if (!layers_done) emit_layers();
+}
+
 }  // namespace
+
+std::vector<std::pair<std::string, std::vector<std::int64_t>>> expected_parameters(const ModelConfig& c) {
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> out;
+  for_each_expected(c, [&](const std::string& name, const std::vector<std::int64_t>& shape) { out.emplace_back(name, shape); });
+  return out;
+}
+
+void check_checkpoint(const ModelConfig& c, const Checkpoint& ckpt, const std::string& dir) {
+  for_each_expected(c, [&](const std::string& expected, const std::vector<std::int64_t>& shape) {
+    std::string name = expected;
+    if (name == "lm_head.weight" && !ckpt.contains(name) && c.tie_word_embeddings) name = "model.embed_tokens.weight";
+    if (!ckpt.contains(name)) {
+      throw InvalidArgument(fmt::format("{}: the checkpoint has no tensor \"{}\"{}", dir, expected,
+                                        expected.starts_with("model.layers.")
+                                            ? fmt::format(" (config.json has num_hidden_layers {})", c.num_hidden_layers)
+                                            : std::string{}));
+    }
+    const TensorView t = ckpt.get(name);
+    if (!is_weight_dtype(t.dtype)) {
+      throw InvalidArgument(fmt::format("{}: tensor \"{}\" has dtype {}, not a float type a weight can have", dir, name, dtype_name(t.dtype)));
+    }
+    if (t.shape != shape) {
+      throw InvalidArgument(fmt::format("{}: tensor \"{}\" has shape [{}] but the config implies [{}]", dir, name, fmt::join(t.shape, ", "),
+                                        fmt::join(shape, ", ")));
+    }
+  });
+}
 
 void copy_weights(Transformer& m, const Checkpoint& ckpt, const std::string& dir, const std::function<bool(std::string_view)>& skip,
                   bool f32_only) {
@@ -287,15 +367,15 @@ void copy_weights(Transformer& m, const Checkpoint& ckpt, const std::string& dir
       throw InvalidArgument(fmt::format("{}: tensor \"{}\" has shape [{}] but the config implies [{}]", dir, name,
                                         fmt::join(t.shape, ", "), fmt::join(p.value().sizes().vec(), ", ")));
     }
-    p.value().copy_(to_tensor(t));
+    p.value().copy_(to_tensor(t));  // converts to the parameter's dtype and moves it to its device
   }
 }
 
 Transformer load_transformer(const std::string& dir, const ModelConfig& c, at::ScalarType dtype, const at::Device& device) {
-  Transformer m(c);
-  copy_weights(m, Checkpoint::open(dir), dir);
-  m->to(device, dtype);
-  m->inv_freq = m->inv_freq.to(device);  // RoPE tables stay fp32
+  const Checkpoint ckpt = Checkpoint::open(dir);
+  check_checkpoint(c, ckpt, dir);  // before a single weight is allocated
+  Transformer m(c, Alloc{at::TensorOptions().dtype(dtype).device(device), /*init=*/false});
+  copy_weights(m, ckpt, dir);
   m->eval();
   return m;
 }

@@ -64,9 +64,36 @@ struct KVCache {
   void select_rows(const std::vector<std::int64_t>& rows, const at::Device& device);
 };
 
+/// How a model's tensors are made: `options` (dtype, device) for every weight, allocated once;
+/// `init` fills them as libtorch's nn::Linear / nn::Embedding would (same draws, same order, so a
+/// trainer seeded the same way starts from the same weights); without it they are left
+/// uninitialised for a checkpoint to fill (no random numbers drawn, no fp32 host copy first).
+struct Alloc {
+  at::TensorOptions options = at::TensorOptions().dtype(at::kFloat);
+  bool init = true;
+};
+
+/// y = x W^T + b (b optional): nn::Linear's parameters ("weight", "bias") made by `Alloc`.
+class LinearImpl : public ::torch::nn::Module {
+ public:
+  LinearImpl(std::int64_t in, std::int64_t out, bool bias, const Alloc& a);
+  at::Tensor forward(const at::Tensor& x) { return at::linear(x, weight, bias); }
+  at::Tensor weight, bias;
+};
+TTSEARCH_TORCH_MODULE(Linear);
+
+/// A lookup table: nn::Embedding's parameter ("weight") made by `Alloc`.
+class EmbeddingImpl : public ::torch::nn::Module {
+ public:
+  EmbeddingImpl(std::int64_t num, std::int64_t dim, const Alloc& a);
+  at::Tensor forward(const at::Tensor& ids) { return at::embedding(weight, ids); }
+  at::Tensor weight;
+};
+TTSEARCH_TORCH_MODULE(Embedding);
+
 class RMSNormImpl : public ::torch::nn::Module {
  public:
-  RMSNormImpl(std::int64_t dim, double eps);
+  RMSNormImpl(std::int64_t dim, double eps, const Alloc& a = {});
   at::Tensor forward(const at::Tensor& x);
   at::Tensor weight;
   double eps;
@@ -75,27 +102,27 @@ TTSEARCH_TORCH_MODULE(RMSNorm);
 
 class AttentionImpl : public ::torch::nn::Module {
  public:
-  explicit AttentionImpl(const ModelConfig& c);
+  AttentionImpl(const ModelConfig& c, const Alloc& a);
   /// x [B,T,H]; cos/sin [B,T,rotary_dim]; allowed [B,1,T,S] bool. Appends to `kv` when given;
   /// also reads `shared_kv` (this layer of `shared`) before the row's own keys when given.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& allowed, LayerKV* kv,
                      const SharedPrefix* shared = nullptr, const LayerKV* shared_kv = nullptr);
-  ::torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   std::int64_t heads, kv_heads, head_dim, rotary_dim;
 };
 TTSEARCH_TORCH_MODULE(Attention);
 
 class MlpImpl : public ::torch::nn::Module {
  public:
-  explicit MlpImpl(const ModelConfig& c);
+  MlpImpl(const ModelConfig& c, const Alloc& a);
   at::Tensor forward(const at::Tensor& x);
-  ::torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TTSEARCH_TORCH_MODULE(Mlp);
 
 class DecoderLayerImpl : public ::torch::nn::Module {
  public:
-  explicit DecoderLayerImpl(const ModelConfig& c);
+  DecoderLayerImpl(const ModelConfig& c, const Alloc& a);
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& allowed, LayerKV* kv,
                      const SharedPrefix* shared = nullptr, const LayerKV* shared_kv = nullptr);
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
@@ -106,8 +133,8 @@ TTSEARCH_TORCH_MODULE(DecoderLayer);
 
 class BackboneImpl : public ::torch::nn::Module {
  public:
-  explicit BackboneImpl(const ModelConfig& c);
-  ::torch::nn::Embedding embed_tokens{nullptr};
+  BackboneImpl(const ModelConfig& c, const Alloc& a);
+  Embedding embed_tokens{nullptr};
   ::torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
 };
@@ -116,8 +143,8 @@ TTSEARCH_TORCH_MODULE(Backbone);
 /// A value head as trl / Skywork save it: "v_head.summary" = Linear(H, 1) with bias.
 class ValueHeadImpl : public ::torch::nn::Module {
  public:
-  explicit ValueHeadImpl(std::int64_t hidden) : summary(register_module("summary", ::torch::nn::Linear(hidden, 1))) {}
-  ::torch::nn::Linear summary;
+  ValueHeadImpl(std::int64_t hidden, const Alloc& a) : summary(register_module("summary", Linear(hidden, 1, true, a))) {}
+  Linear summary;
 };
 TTSEARCH_TORCH_MODULE(ValueHead);
 
@@ -125,7 +152,8 @@ TTSEARCH_TORCH_MODULE(ValueHead);
 /// classifier "score" head).
 class TransformerImpl : public ::torch::nn::Module {
  public:
-  explicit TransformerImpl(const ModelConfig& c);
+  /// The model for `c`, its weights made by `a` (default: fp32 on the CPU, initialised).
+  explicit TransformerImpl(const ModelConfig& c, const Alloc& a = {});
   /// ids, positions [B,T] int64; key_mask [B, past + T] bool (false = padding). Returns the final
   /// hidden states [B,T,H] (after model.norm). Appends this step's keys and values to `cache`.
   at::Tensor hidden(const at::Tensor& ids, const at::Tensor& positions, const at::Tensor& key_mask, KVCache* cache);
@@ -136,9 +164,9 @@ class TransformerImpl : public ::torch::nn::Module {
 
   ModelConfig config;
   Backbone model{nullptr};
-  ::torch::nn::Linear lm_head{nullptr};
+  Linear lm_head{nullptr};
   ::torch::nn::Sequential score{nullptr};       // PRM: Linear(H,H), ReLU, Linear(H,labels)
-  ::torch::nn::Linear score_linear{nullptr};    // sequence classification: Linear(H,labels) without bias
+  Linear score_linear{nullptr};                 // sequence classification: Linear(H,labels) without bias
   ValueHead v_head{nullptr};                    // value-head PRM: v_head.summary
   at::Tensor inv_freq;                          // [rotary_dim/2] fp32
 };
@@ -150,8 +178,17 @@ TTSEARCH_TORCH_MODULE(Transformer);
 void copy_weights(Transformer& m, const Checkpoint& ckpt, const std::string& dir,
                   const std::function<bool(std::string_view)>& skip = {}, bool f32_only = false);
 
-/// Builds the model for `c` and loads every parameter from the checkpoint folder `dir`
-/// (shape-checked; F32/BF16/F16 converted to `dtype`), on `device`. Throws naming the tensor.
+/// Every parameter the model for `c` has, with its shape, in the model's order, computed without
+/// allocating a weight (one layer is built on the meta device, then repeated by name).
+std::vector<std::pair<std::string, std::vector<std::int64_t>>> expected_parameters(const ModelConfig& c);
+/// Checks that checkpoint `ckpt` (folder `dir`) has every parameter of the model for `c` with the
+/// shape the config implies and a float dtype, before anything is allocated: a config that does
+/// not fit its weights (hidden_size 10^9, 10^6 layers) is an InvalidArgument naming the first
+/// tensor that differs, not an allocation failure or an hour of random initialisation.
+void check_checkpoint(const ModelConfig& c, const Checkpoint& ckpt, const std::string& dir);
+/// Checks the checkpoint folder `dir` against `c` (check_checkpoint), then builds the model once
+/// in `dtype` on `device` without initialising it and copies every parameter in (F32/BF16/F16
+/// converted). Throws naming the tensor.
 Transformer load_transformer(const std::string& dir, const ModelConfig& c, at::ScalarType dtype, const at::Device& device);
 
 at::ScalarType parse_scalar_type(const std::string& name);

@@ -701,8 +701,8 @@ Scoring score_chunk(TorchPRM::Impl& p, std::span<const ScoreRequest> requests) {
     switch (p.opt.convention) {
       case RewardConvention::kQwenPrm: {  // softmax(head)[1] = sigmoid(row 1 - row 0) of the head's last layer
         auto& head = *p.m.model->score;
-        const auto last = head[2]->as<::torch::nn::Linear>();
-        const auto inner = at::relu(head[0]->as<::torch::nn::Linear>()->forward(picked));
+        const auto last = head[2]->as<detail::Linear>();
+        const auto inner = at::relu(head[0]->as<detail::Linear>()->forward(picked));
         const auto bias = last->bias.to(at::kFloat).cpu();
         values = detail::pair_scores(inner, last->weight[1], last->weight[0], bias[1].item<float>(), bias[0].item<float>());
         break;
