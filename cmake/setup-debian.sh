@@ -8,6 +8,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libfmt-dev libeigen3-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
   catch2 libbenchmark-dev
+  clang libclang-rt-14-dev  # the sanitize preset: ASan + UBSan, and libFuzzer
 )
 if [[ "${1:-}" != "--no-torch" ]]; then
   # libopenblas0-pthread: without it libtorch's float matmul falls back to reference BLAS (~30x slower).

@@ -585,8 +585,9 @@ TEST_CASE("replay: invalid options / dropped candidates / early stops and unjust
   };
   // options no strategy would accept (a round of 0 samples, a window of 0, keep_fraction 1e6)
   const std::string ac = record("adaptive-consistency", find_strategy("adaptive-consistency").defaults);
-  for (const auto& [key, value] : std::vector<std::pair<std::string, Json>>{{"batch", 0}, {"max_samples", 3}, {"threshold", 2.0}}) {
-    const auto bad = replay_all(edit(ac, [&](Json& j) { if (j["event"] == "begin") j["options"][key] = value; }));
+  for (const auto& kv : std::vector<std::pair<std::string, Json>>{{"batch", 0}, {"max_samples", 3}, {"threshold", 2.0}}) {
+    const auto& [key, value] = kv;
+    const auto bad = replay_all(edit(ac, [&](Json& j) { if (j["event"] == "begin") j["options"][kv.first] = kv.second; }));
     for (const auto& o : bad) {
       INFO(key << ": " << o.detail);
       CHECK_FALSE(o.match);

@@ -93,6 +93,10 @@ TEST_CASE("tokenizer: exact splits / special tokens / BOS and byte round trips",
     REQUIRE(sanitize_utf8(l.decode(enc)) == l.decode_text(enc));
   }
   CHECK(l.decode(l.encode("\xff\xfe ok \xc3")) == "\xff\xfe ok \xc3");
+  // a NUL byte is text: the NFC normaliser used to stop at it and drop the rest (fuzz_tokenizer_encode)
+  const std::string with_nul("He0eo\0\\bacoxe, caf\xc3\xa9", 20);
+  CHECK(q.decode(q.encode(with_nul)) == with_nul);
+  CHECK(q.decode(q.encode(std::string("a\0b", 3))) == std::string("a\0b", 3));
   CHECK(sanitize_utf8("a\xff" "b") == "a\xEF\xBF\xBD" "b");
   CHECK_THROWS_WITH(q.id_to_token(1'000'000), Catch::Contains("token id 1000000 is outside the vocabulary"));
 }

@@ -98,19 +98,43 @@ TEST_CASE("malformed audit traces give errors naming the line", "[trace]") {
   };
   const std::string header = R"({"event":"audit","format":"ttsearch-audit","version":1})"
                              "\n";
+  const std::string begin = R"({"event":"begin","search":0,"strategy":"majority","options":{}})"
+                            "\n";
   REQUIRE_THROWS_WITH(parse(""), Catch::Contains("t.jsonl: empty file"));
   REQUIRE_THROWS_WITH(parse("{\"event\":\"begin\",\"search\":0}\n"), Catch::Contains("t.jsonl:1: the first line must be"));
   REQUIRE_THROWS_WITH(parse(header + "{oops\n"), Catch::Contains("t.jsonl:2: not valid JSON"));
   REQUIRE_THROWS_WITH(parse(header + "[1]\n"), Catch::Contains("t.jsonl:2: missing string field \"event\""));
-  REQUIRE_THROWS_WITH(parse(header + R"({"event":"node","search":0,"id":1,"parent":0,"depth":1,"text":"x","tokens":1,"finish":"maybe"})"),
-                      Catch::Contains("t.jsonl:2: unknown finish reason \"maybe\""));
-  REQUIRE_THROWS_WITH(parse(header + R"({"event":"node","search":0,"id":1,"parent":0})"),
-                      Catch::Contains("t.jsonl:2: bad \"node\" event"));
-  REQUIRE_THROWS_WITH(parse(header + R"({"event":"score","search":0,"id":3,"scores":[1]})"),
-                      Catch::Contains("t.jsonl:2: score for unknown node 3"));
-  REQUIRE_THROWS_WITH(parse(header + R"({"event":"teleport","search":0})"), Catch::Contains("unknown event \"teleport\""));
+  REQUIRE_THROWS_WITH(parse(header + begin + R"({"event":"node","search":0,"id":1,"parent":0,"depth":1,"text":"x","tokens":1,"finish":"maybe"})"),
+                      Catch::Contains("t.jsonl:3: unknown finish reason \"maybe\""));
+  REQUIRE_THROWS_WITH(parse(header + begin + R"({"event":"node","search":0,"id":1,"parent":0})"),
+                      Catch::Contains("t.jsonl:3: bad \"node\" event"));
+  REQUIRE_THROWS_WITH(parse(header + begin + R"({"event":"score","search":0,"id":3,"scores":[1]})"),
+                      Catch::Contains("t.jsonl:3: score for unknown node 3"));
+  REQUIRE_THROWS_WITH(parse(header + begin + R"({"event":"teleport","search":0})"), Catch::Contains("unknown event \"teleport\""));
   REQUIRE_THROWS_WITH(parse(R"({"event":"audit","format":"ttsearch-audit","version":99})"),
                       Catch::Contains("unsupported audit version 99"));
+  // found by fuzz_trace: a float where an integer belongs was converted with undefined behaviour,
+  // and an end line without a begin line crashed replay
+  REQUIRE_THROWS_WITH(parse(R"({"event":"audit","format":"ttsearch-audit","version":1.8e83})"),
+                      Catch::Contains("unsupported audit version 1.8e+83"));
+  REQUIRE_THROWS_WITH(parse(header + R"({"event":"end","search":0,"strategy":"majority","candidates":[]})"),
+                      Catch::Contains("t.jsonl:2: search 0: a \"end\" event before its begin line"));
+  REQUIRE_THROWS_WITH(parse(header + begin + begin), Catch::Contains("t.jsonl:3: search 0 has a second begin line"));
+  REQUIRE_THROWS_WITH(parse(header + begin + R"({"event":"node","search":0,"id":1,"parent":0,"text":"x","tokens":1,"finish":"eos","token_ids":[1e30]})"),
+                      Catch::Contains("t.jsonl:3: event.token_ids[] must be an integer"));
+  REQUIRE_THROWS_WITH(parse(header + begin + R"({"event":"node","search":0,"id":1,"parent":0,"text":"x","tokens":1,"finish":"eos"})" "\n" +
+                            R"({"event":"stats","search":0,"id":1,"visits":4294967296,"value_sum":0})"),
+                      Catch::Contains("t.jsonl:4: event.visits is out of range"));
+  REQUIRE_THROWS_WITH(parse(header + begin + R"({"event":"end","search":0,"candidates":[],"ledger":{"generated_tokens":1.5}})" "\n" +
+                            R"({"event":"stop","search":0,"reason":"budget:calls"})"),
+                      Catch::Contains("t.jsonl:4: search 0: a \"stop\" event after its end line"));
+  // a recorded ledger or chosen leaf that is not an integer is a reason, not a crash
+  const auto log = parse(header + begin + R"({"event":"end","search":0,"chosen":1e300,"candidates":[{"leaf":0.5}],"answers":[]})");
+  const auto out = replay(log.searches.at(0));
+  CHECK_FALSE(out.match);
+  CHECK_THAT(out.detail, Catch::Contains("must be an integer"));
+  ComputeLedger l;
+  CHECK_THROWS_WITH(from_json(Json{{"generated_tokens", 1e30}}, l), Catch::Contains("ledger.generated_tokens must be an integer"));
 }
 
 TEST_CASE("randomly corrupted traces never crash the reader", "[trace][fuzz]") {

@@ -212,15 +212,10 @@ inline void print_summary(const std::vector<SearchResult>& results, double corre
   }
 }
 
-#ifdef TTSEARCH_CLI_HAVE_TORCH
-/// `solve --policy DIR [--prm DIR] --data FILE.jsonl`: real models over a dataset.
-inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Json& options) {
-  TTSEARCH_REQUIRE(!a.data.empty(), "--policy needs --data FILE.jsonl (one problem per line)");
+/// The problems of `--data FILE.jsonl` (at most --limit): one JSON object per line with the
+/// question and answer fields; a malformed line is a ParseError naming FILE:LINE.
+inline std::vector<Problem> read_problem_file(const SolveArgs& a) {
   TTSEARCH_REQUIRE(a.limit >= 0, "--limit must be >= 0 (got {})", a.limit);
-  auto confidence = solve_confidence_verifier(a);
-  TTSEARCH_REQUIRE(!e.uses_verifier || !a.prm.empty() || confidence, "strategy '{}' needs a verifier: pass --prm DIR or --verifier confidence",
-                   e.name);
-  TTSEARCH_REQUIRE(!(confidence && !a.prm.empty()), "--verifier confidence and --prm DIR: choose one verifier");
   std::vector<Problem> problems;
   InputFile in(a.data);
   in.for_each(
@@ -234,6 +229,18 @@ inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Js
       },
       [](const ParseError& err) { throw err; });
   TTSEARCH_REQUIRE(!problems.empty(), "{}: no problems", in.name());
+  return problems;
+}
+
+#ifdef TTSEARCH_CLI_HAVE_TORCH
+/// `solve --policy DIR [--prm DIR] --data FILE.jsonl`: real models over a dataset.
+inline int run_solve_models(const SolveArgs& a, const StrategyEntry& e, const Json& options) {
+  TTSEARCH_REQUIRE(!a.data.empty(), "--policy needs --data FILE.jsonl (one problem per line)");
+  auto confidence = solve_confidence_verifier(a);
+  TTSEARCH_REQUIRE(!e.uses_verifier || !a.prm.empty() || confidence, "strategy '{}' needs a verifier: pass --prm DIR or --verifier confidence",
+                   e.name);
+  TTSEARCH_REQUIRE(!(confidence && !a.prm.empty()), "--verifier confidence and --prm DIR: choose one verifier");
+  const std::vector<Problem> problems = read_problem_file(a);
   std::ofstream preds;  // opened before any work: a folder that does not exist fails now, not after the run
   if (!a.predictions.empty()) {
     preds.open(a.predictions);

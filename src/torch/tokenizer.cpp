@@ -265,16 +265,21 @@ struct Tokenizer::Impl {
   void encode_valid(std::string_view text, std::vector<std::int32_t>& out) const {
     std::string normalized;
     if (nfc) {
-      utf8proc_uint8_t* r = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(std::string(text).c_str()));
-      if (!r) throw Error("NFC normalisation failed");
-      normalized = reinterpret_cast<char*>(r);
+      // by length, not as a C string: a NUL byte is text too (utf8proc_NFC stopped at the first one
+      // and dropped the rest of the input; found by fuzz_tokenizer_encode)
+      utf8proc_uint8_t* r = nullptr;
+      const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()), static_cast<utf8proc_ssize_t>(text.size()),
+                                              &r, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+      if (n < 0) throw Error(fmt::format("NFC normalisation failed: {}", utf8proc_errmsg(n)));
+      normalized.assign(reinterpret_cast<const char*>(r), static_cast<std::size_t>(n));
       std::free(r);
       text = normalized;
     }
     std::vector<std::pair<std::size_t, std::size_t>> pieces{{0, text.size()}};
     for (const PreStep& step : pre) {
       std::vector<std::pair<std::size_t, std::size_t>> next;
-      for (const auto& [b, e] : pieces) {
+      for (const auto& piece : pieces) {
+        const std::size_t b = piece.first, e = piece.second;  // plain names: lambdas cannot capture bindings before clang 16
         const std::string_view s = text.substr(b, e - b);
         std::size_t last = 0;
         step.regex->for_each_match(s, [&](std::size_t mb, std::size_t me) {

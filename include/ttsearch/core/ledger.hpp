@@ -54,14 +54,14 @@ inline void to_json(Json& j, const ComputeLedger& l) {
            {"total_seconds", l.total_seconds}};
 }
 inline void from_json(const Json& j, ComputeLedger& l) {
-  l.prompt_tokens = j.value("prompt_tokens", std::int64_t{0});
-  l.cached_prompt_tokens = j.value("cached_prompt_tokens", std::int64_t{0});
-  l.generated_tokens = j.value("generated_tokens", std::int64_t{0});
-  l.verifier_tokens = j.value("verifier_tokens", std::int64_t{0});
-  l.generator_calls = j.value("generator_calls", std::int64_t{0});
-  l.verifier_calls = j.value("verifier_calls", std::int64_t{0});
-  l.generated_steps = j.value("generated_steps", std::int64_t{0});
-  l.scored_paths = j.value("scored_paths", std::int64_t{0});
+  l.prompt_tokens = detail::json_integer<std::int64_t>(j, "prompt_tokens", 0, "ledger");
+  l.cached_prompt_tokens = detail::json_integer<std::int64_t>(j, "cached_prompt_tokens", 0, "ledger");
+  l.generated_tokens = detail::json_integer<std::int64_t>(j, "generated_tokens", 0, "ledger");
+  l.verifier_tokens = detail::json_integer<std::int64_t>(j, "verifier_tokens", 0, "ledger");
+  l.generator_calls = detail::json_integer<std::int64_t>(j, "generator_calls", 0, "ledger");
+  l.verifier_calls = detail::json_integer<std::int64_t>(j, "verifier_calls", 0, "ledger");
+  l.generated_steps = detail::json_integer<std::int64_t>(j, "generated_steps", 0, "ledger");
+  l.scored_paths = detail::json_integer<std::int64_t>(j, "scored_paths", 0, "ledger");
   l.generate_seconds = j.value("generate_seconds", 0.0);
   l.verify_seconds = j.value("verify_seconds", 0.0);
   l.total_seconds = j.value("total_seconds", 0.0);

@@ -65,11 +65,12 @@ inline ReplayOutcome replay(const AuditSearch& s) {
   std::string inconsistency;  // a recorded decision the recomputation contradicts
   try {
     out.recorded = end.value("answers", std::vector<std::string>{});
-    out.recorded_chosen = end.value("chosen", kNoNode);
+    out.recorded_chosen = detail::json_integer<NodeId>(end, "chosen", kNoNode, "end");
     const Json options = s.begin.value("options", Json::object());
     if (it->second.validate) it->second.validate(options);  // recorded options a strategy would refuse cannot be replayed
     for (const auto& c : end.at("candidates")) {
-      const auto leaf = c.at("leaf").get<NodeId>();
+      if (!c.is_object() || !c.contains("leaf")) throw InvalidArgument("a candidate has no \"leaf\"");
+      const auto leaf = detail::json_integer<NodeId>(c, "leaf", kNoNode, "candidate");
       if (!s.tree.contains(leaf)) {
         out.detail = fmt::format("candidate leaf {} is not in the recorded tree", leaf);
         return out;

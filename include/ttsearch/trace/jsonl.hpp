@@ -171,8 +171,8 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
     try {
       if (ev == "audit") {
         if (j.value("format", std::string{}) != "ttsearch-audit") fail("not a ttsearch audit trace");
-        if (j.value("version", 0) != kAuditVersion) {
-          fail(fmt::format("unsupported audit version {} (this build reads {})", j.value("version", 0), kAuditVersion));
+        if (!j.contains("version") || !j["version"].is_number_integer() || j["version"] != kAuditVersion) {
+          fail(fmt::format("unsupported audit version {} (this build reads {})", j.value("version", Json()).dump(), kAuditVersion));
         }
         header_seen = true;
         continue;
@@ -186,8 +186,13 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
       AuditSearch& as = log.searches[s];
       as.search = s;
       if (ev == "begin") {
+        if (!as.begin.is_null()) fail(fmt::format("search {} has a second begin line", s));
         as.begin = std::move(j);
-      } else if (ev == "node") {
+        continue;
+      }
+      if (as.begin.is_null()) fail(fmt::format("search {}: a \"{}\" event before its begin line", s, ev));
+      if (as.end) fail(fmt::format("search {}: a \"{}\" event after its end line", s, ev));
+      if (ev == "node") {
         Step step;
         step.text = j.at("text").get<std::string>();
         step.num_tokens = detail::audit_integer<std::int64_t>(j, "tokens", name, lineno);
@@ -198,7 +203,13 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
           fail(fmt::format("unknown finish reason \"{}\"", finish));
         }
         step.finish = parse_finish_reason(finish);
-        if (j.contains("token_ids")) step.token_ids = j["token_ids"].get<std::vector<std::int32_t>>();
+        if (j.contains("token_ids")) {
+          const Json& ids = j["token_ids"];
+          if (!ids.is_array()) fail("token_ids must be an array");
+          for (std::size_t k = 0; k < ids.size(); ++k) {  // each a 32-bit integer, never a float cast (UB) or a wrap
+            step.token_ids.push_back(detail::audit_integer<std::int32_t>(Json{{"token_ids[]", ids[k]}}, "token_ids[]", name, lineno));
+          }
+        }
         if (j.contains("token_logprobs")) step.token_logprobs = j["token_logprobs"].get<std::vector<float>>();
         if (j.contains("token_confidences")) step.token_confidences = j["token_confidences"].get<std::vector<float>>();
         if ((!step.token_logprobs.empty() || !step.token_confidences.empty()) &&
@@ -240,7 +251,7 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
       } else if (ev == "stats") {
         const auto id = detail::audit_integer<NodeId>(j, "id", name, lineno);
         if (!as.tree.contains(id)) fail(fmt::format("stats for unknown node {}", id));
-        as.tree.node(id).visits = j.at("visits").get<std::int32_t>();
+        as.tree.node(id).visits = detail::audit_integer<std::int32_t>(j, "visits", name, lineno);
         as.tree.node(id).value_sum = j.at("value_sum").get<double>();
       } else if (ev == "stop") {
         as.stops.push_back(j.at("reason").get<std::string>());
