@@ -5,6 +5,7 @@
 #include "../src/torch/model.hpp"
 #undef CHECK  // glog's, from ATen; Catch's below
 
+#include <c10/core/CPUAllocator.h>
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -15,11 +16,33 @@
 namespace td = ttsearch::torch::detail;
 namespace fs = std::filesystem;
 
-TEST_CASE("shared prefix attention equals the dense per-row copy / copies nothing of the prefix", "[torch][cache]") {
+namespace {
+
+/// Counts CPU allocations of exactly `watch` bytes (e.g. an fp32 copy of the shared prefix's keys).
+struct CountingAllocator final : c10::Allocator {
+  c10::Allocator* inner = nullptr;
+  std::size_t watch = 0;
+  mutable int hits = 0;
+  c10::DataPtr allocate(std::size_t n) const override {
+    if (n == watch) ++hits;
+    return inner->allocate(n);
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return inner->raw_deleter(); }
+};
+
+}  // namespace
+
+TEST_CASE("shared prefix attention equals the dense per-row copy / copies nothing of the prefix - fp32 and bf16", "[torch][cache]") {
+  ttsearch::testing::Qwen2Shape shape;
+  shape.hidden = 40;  // head_dim 10: an fp32 copy of the prefix keys has a size no other tensor here has
   const fs::path dir = ttsearch::testing::write_tiny_qwen2((fs::temp_directory_path() / ("ttsearch_shared_" + std::to_string(::getpid()))).string(),
-                                                           std::string(TTSEARCH_TEST_DATA_DIR) + "/tokenizer/qwen2.tokenizer.json", false, 5);
+                                                           std::string(TTSEARCH_TEST_DATA_DIR) + "/tokenizer/qwen2.tokenizer.json", false, 5,
+                                                           false, shape);
+  for (const char* dtype : {"float32", "bfloat16"}) {
+  INFO(dtype);
   ::torch::InferenceMode guard;
-  auto m = td::load_model(dir.string(), "cpu", "float32");
+  auto m = td::load_model(dir.string(), "cpu", dtype);
+  const bool half = std::string(dtype) != "float32";
   // three contexts of 5, 3 and 7 tokens, left-padded to 7
   const std::vector<std::int64_t> len = {5, 3, 7};
   const std::int64_t R = 3, P = 7;
@@ -53,7 +76,7 @@ TEST_CASE("shared prefix attention equals the dense per-row copy / copies nothin
     auto sizes = l.k.sizes().vec();
     sizes[0] = B;
     sizes[2] = 0;
-    shared.layers.push_back({at::empty(sizes), at::empty(sizes), 0});
+    shared.layers.push_back({at::empty(sizes, l.k.options()), at::empty(sizes, l.v.options()), 0});
   }
   shared.reserve(6);
   at::Tensor own_mask = at::empty({B, 0}, at::kBool);
@@ -83,13 +106,31 @@ TEST_CASE("shared prefix attention equals the dense per-row copy / copies nothin
     own_mask = at::cat({own_mask, live}, 1);
     const auto t = at::tensor(tok, at::kLong).view({n, 1}), ps = at::tensor(p, at::kLong).view({n, 1});
     const auto want = m.model->hidden(t, ps, dense_mask, &dense);
+    // no layer makes an fp32 copy of the shared prefix's keys ([G, kv_heads, P, head_dim] floats)
+    const auto& pk = shared.shared->layers[0].k;
+    CountingAllocator counting;
+    counting.inner = c10::GetCPUAllocator();
+    counting.watch = static_cast<std::size_t>(pk.numel()) * sizeof(float);
+    c10::SetCPUAllocator(&counting, 100);
     const auto got = m.model->hidden(t, ps, own_mask, &shared);
+    c10::SetCPUAllocator(counting.inner, 100);
     INFO("step " << step);
-    CHECK((got - want).abs().max().item<float>() < 1e-5f);
+    CHECK(counting.hits == 0);
+    if (step == 0) {  // the counter sees such a copy (the control)
+      c10::SetCPUAllocator(&counting, 100);
+      const auto copy = pk.to(at::kFloat).contiguous();
+      c10::SetCPUAllocator(counting.inner, 100);
+      CHECK(counting.hits >= (half ? 1 : 0));  // fp32 .to(kFloat) is no copy at all
+    }
+    const float err = (got.to(at::kFloat) - want.to(at::kFloat)).abs().max().item<float>();
+    const float scale = want.to(at::kFloat).abs().max().item<float>();
+    CHECK(err <= (half ? 2e-2f : 1e-5f) * std::max(1.0f, scale));
   }
   // the prefix was read in place: same storage, and each row holds only its own 5 positions
   CHECK(shared.shared->layers[0].k.data_ptr() == prefix_data);
+  CHECK(shared.shared->layers[0].k.scalar_type() == td::parse_scalar_type(dtype));
   CHECK(shared.length() == 5);
   CHECK(dense.length() == P + 5);
+  }
   fs::remove_all(dir);
 }

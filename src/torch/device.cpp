@@ -67,6 +67,20 @@ bool keep_freed_memory() {
 #endif
 }
 
+std::string blas_info() {
+  std::string out;
+  using Text = char* (*)();
+  const Text config = reinterpret_cast<Text>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
+  const Text core = reinterpret_cast<Text>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (config) out = config();
+  if (core) out += fmt::format("{}(core {})", out.empty() ? "OpenBLAS " : " ", core());
+  Dl_info where{};
+  if (void* sgemm = dlsym(RTLD_DEFAULT, "sgemm_"); sgemm && dladdr(sgemm, &where) && where.dli_fname) {
+    out += fmt::format("{}in {}", out.empty() ? "" : " ", where.dli_fname);
+  }
+  return out.empty() ? std::string("unknown (no sgemm_ symbol found)") : out;
+}
+
 void set_num_threads(int n) {
   TTSEARCH_REQUIRE(n >= 1, "set_num_threads: n must be >= 1 (got {})", n);
   at::set_num_threads(n);

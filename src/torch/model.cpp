@@ -85,6 +85,9 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, co
       if (kv->k.defined()) {
         k = at::cat({kv->k, k}, 2);
         v = at::cat({kv->v, v}, 2);
+      } else {  // stored contiguous, once: every later step reads them in place (3-D views below)
+        k = k.contiguous();
+        v = v.contiguous();
       }
       kv->k = k;
       kv->v = v;
@@ -92,10 +95,18 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, co
   }
   // GQA without copying keys: query head h = j * rep + r reads kv head j, so the queries are viewed
   // as [B, kv_heads, rep * T, head_dim] against [B, kv_heads, S, head_dim]
+  // Every product reads the keys and values where they are, in their storage dtype: bf16 / fp16
+  // products accumulate in fp32 inside the kernel (as HF's eager attention does), and the scores
+  // are fp32 for the mask and the softmax. No copy of the keys or values, above all of the shared
+  // prefix, in any layer at any step: bmm on 3-D views (at::matmul on 4-D operands cloned one
+  // while folding the batch dimensions; an fp32 conversion copied them in bf16).
   const auto rep = heads / kv_heads;
-  const auto q4 = q.reshape({B, kv_heads, rep * T, head_dim}).to(at::kFloat);
+  const auto S = k.size(2);
+  const auto q4 = q.reshape({B, kv_heads, rep * T, head_dim});
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
-  auto scores = at::matmul(q4, k.to(at::kFloat).transpose(-1, -2)).view({B, kv_heads, rep, T, -1});  // [B,kvh,rep,T,S]
+  // [B,kvh,rep,T,S]
+  auto scores = at::bmm(q4.reshape({B * kv_heads, rep * T, head_dim}), k.reshape({B * kv_heads, S, head_dim}).transpose(1, 2))
+                    .to(at::kFloat).view({B, kv_heads, rep, T, S});
   auto mask = allowed.unsqueeze(2);                                                                   // [B,1,1,T,S]
   std::int64_t P = 0;
   const auto G = shared ? shared->groups() : 0, slots = shared ? shared->slots : 0;
@@ -112,21 +123,24 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, co
   };
   if (shared) {
     P = shared_kv->k.size(2);
-    const auto s = to_rows(at::matmul(to_groups(q4), shared_kv->k.to(at::kFloat).transpose(-1, -2)));  // [B,kvh,rep*T,P]
+    const auto qg = to_groups(q4).reshape({G * kv_heads, slots * rep * T, head_dim});
+    const auto sg = at::bmm(qg, shared_kv->k.reshape({G * kv_heads, P, head_dim}).transpose(1, 2));
+    const auto s = to_rows(sg.view({G, kv_heads, slots * rep * T, P}).to(at::kFloat));  // [B,kvh,rep*T,P]
     scores = at::cat({s.view({B, kv_heads, rep, T, P}), scores}, -1);
     mask = at::cat({shared->row_mask.view({B, 1, 1, 1, P}).expand({B, 1, 1, T, P}), mask}, -1);
   }
   scores = (scores * scale).masked_fill(mask.logical_not(), std::numeric_limits<float>::lowest());
   const auto probs = at::softmax(scores, -1).to(v.scalar_type());
-  const auto own = probs.narrow(-1, P, probs.size(-1) - P).reshape({B, kv_heads, rep * T, -1});
-  auto out = at::matmul(own, v);  // [B,kvh,rep*T,hd]
+  const auto own = probs.narrow(-1, P, S).reshape({B * kv_heads, rep * T, S});
+  auto out = at::bmm(own, v.reshape({B * kv_heads, S, head_dim})).view({B, kv_heads, rep * T, head_dim});
   if (shared) {
     const auto ps = probs.narrow(-1, 0, P).reshape({B, kv_heads, rep * T, P});
     auto grouped = at::zeros({G * slots + 1, kv_heads, rep * T, P}, ps.options());
     grouped.index_copy_(0, shared->row_slot, ps);
     const auto stacked = grouped.narrow(0, 0, G * slots).view({G, slots, kv_heads, rep * T, P}).permute({0, 2, 1, 3, 4})
-                             .reshape({G, kv_heads, slots * rep * T, P});
-    out = out + to_rows(at::matmul(stacked, shared_kv->v));
+                             .reshape({G * kv_heads, slots * rep * T, P});
+    const auto og = at::bmm(stacked, shared_kv->v.reshape({G * kv_heads, P, head_dim}));
+    out = out + to_rows(og.view({G, kv_heads, slots * rep * T, head_dim}));
   }
   return o_proj(out.view({B, kv_heads, rep, T, head_dim}).permute({0, 3, 1, 2, 4}).reshape({B, T, heads * head_dim}));
 }

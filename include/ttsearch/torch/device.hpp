@@ -27,6 +27,13 @@ std::string torch_version();
 /// Whether libtorch can use a CUDA device here, and how many.
 bool cuda_available();
 
+/// The BLAS libtorch's CPU matrix products run on, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY
+/// Prescott MAX_THREADS=64 (core Prescott) in /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3":
+/// the library file that provides sgemm_ and, for OpenBLAS, its build and the kernel it chose for
+/// this CPU (OPENBLAS_CORETYPE overrides that choice). CPU results can differ in the last bit
+/// between kernels, and speed differs a lot.
+std::string blas_info();
+
 /// Sets libtorch's intra-op CPU threads and, when OpenBLAS is the loaded BLAS, its threads (n >= 1).
 /// For tiny models one thread is fastest (the arithmetic demo: 1.5x faster than two).
 void set_num_threads(int n);
