@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <sstream>
 
 #include <ttsearch/strategies/replay.hpp>
@@ -163,4 +164,104 @@ TEST_CASE("randomly corrupted traces never crash the reader", "[trace][fuzz]") {
   }
   REQUIRE(parsed + rejected == 400);
   REQUIRE(rejected > 0);
+}
+
+namespace {
+
+/// Rewrites each line of a trace with `f` (JSON in, JSON out; a null result drops the line).
+std::string edit_lines(const std::string& text, const std::function<Json(Json)>& f) {
+  std::stringstream in(text);
+  std::string line, out;
+  while (std::getline(in, line)) {
+    Json j = f(Json::parse(line));
+    if (!j.is_null()) out += j.dump() + "\n";
+  }
+  return out;
+}
+
+std::vector<ReplayOutcome> replay_text(const std::string& text) {
+  std::stringstream in(text);
+  return replay_log(read_audit(in));
+}
+
+}  // namespace
+
+TEST_CASE("replay re-derives keeps and prunes and the ledger sums / and names the first mismatch", "[trace][replay]") {
+  BeamSearchOptions beam;
+  beam.n = 8;
+  beam.beam_width = 2;
+  const std::string text = run_traced(beam, 3);
+  for (const auto& o : replay_text(text)) REQUIRE(o.match);
+  // every kept / pruned "rank" mark flipped
+  const std::string flipped = edit_lines(text, [](Json j) {
+    if (j["event"] == "mark" && j["reason"].get<std::string>().starts_with("rank ")) j["flag"] = j["flag"] == "kept" ? "pruned" : "kept";
+    return j;
+  });
+  for (const auto& o : replay_text(flipped)) {
+    CHECK_FALSE(o.match);
+    CHECK_THAT(o.detail, Catch::Contains("pruned, yet its child") || Catch::Contains("ranked"));
+  }
+  // one kept and one pruned of the same round swapped (the tree still grows under the kept one)
+  std::stringstream in(text);
+  const AuditLog log = read_audit(in);
+  NodeId kept = kNoNode, pruned = kNoNode;
+  for (const Json& m : log.searches.at(0).marks) {
+    if (!m["reason"].get<std::string>().starts_with("rank ")) continue;
+    const NodeId id = m["id"].get<NodeId>();
+    if (log.searches.at(0).tree.node(id).depth != 1) continue;
+    if (m["flag"] == "kept" && kept == kNoNode) kept = id;
+    if (m["flag"] == "pruned" && pruned == kNoNode) pruned = id;
+  }
+  REQUIRE(kept != kNoNode);
+  REQUIRE(pruned != kNoNode);
+  const std::string swapped = edit_lines(text, [&](Json j) {
+    if (j["event"] == "mark" && j["search"] == 0 && (j["id"] == kept || j["id"] == pruned)) j["flag"] = j["id"] == kept ? "pruned" : "kept";
+    return j;
+  });
+  const auto sw = replay_text(swapped);
+  CHECK_FALSE(sw[0].match);
+  CHECK(sw[1].match);
+  // more nodes kept than there are beams
+  const std::string all_kept = edit_lines(text, [&](Json j) {
+    if (j["event"] == "mark" && j["search"] == 1 && j["flag"] == "pruned" && j["reason"].get<std::string>().starts_with("rank ")) j["flag"] = "kept";
+    return j;
+  });
+  CHECK_FALSE(replay_text(all_kept)[1].match);
+  CHECK_THAT(replay_text(all_kept)[1].detail, Catch::Contains("more than the 4 beams"));
+  // a node marked both kept and pruned (two mark lines before search 1's end line)
+  std::string both;
+  {
+    std::stringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+      const Json j = Json::parse(line);
+      if (j["event"] == "end" && j["search"] == 1) {
+        for (const char* flag : {"kept", "pruned"}) both += Json{{"event", "mark"}, {"search", 1}, {"id", 1}, {"flag", flag}, {"reason", "x"}}.dump() + "\n";
+      }
+      both += line + "\n";
+    }
+  }
+  CHECK_FALSE(replay_text(both)[1].match);
+  CHECK_THAT(replay_text(both)[1].detail, Catch::Contains("node 1 is marked both kept and pruned"));
+  // the ledger: 10^12 generated tokens, a call deleted, a step count off by one
+  const std::string rich = edit_lines(text, [](Json j) {
+    if (j["event"] == "end" && j["search"] == 2) j["ledger"]["generated_tokens"] = 1'000'000'000'000LL;
+    return j;
+  });
+  const auto r = replay_text(rich);
+  CHECK(r[0].match);
+  CHECK_FALSE(r[2].match);
+  CHECK_THAT(r[2].detail, Catch::Contains("the ledger's generated_tokens is 1000000000000"));
+  bool dropped = false;
+  const std::string fewer_calls = edit_lines(text, [&](Json j) {
+    if (j["event"] == "call" && !dropped) {
+      dropped = true;
+      return Json();
+    }
+    return j;
+  });
+  for (const auto& o : replay_text(fewer_calls)) {
+    CHECK_FALSE(o.match);
+    CHECK_THAT(o.detail, Catch::Contains("generator_calls"));
+  }
 }

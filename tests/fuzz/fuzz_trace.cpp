@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
   try {
     const auto log = ttsearch::read_audit(in, "fuzz.trace.jsonl");
-    for (const auto& [_, s] : log.searches) (void)ttsearch::replay(s);
+    (void)ttsearch::replay_log(log);  // every search, and each ledger against the trace
   } catch (const ttsearch::Error&) {
   }
   return 0;

@@ -148,6 +148,42 @@ inline const std::map<std::string, StrategyEntry>& strategy_registry() {
     add(entry<EscOptions>("esc", "sample in windows until one window is unanimous (early-stopping self-consistency)", false,
                           detail::voting_replay<EscOptions>([](const EscOptions&) { return Aggregation::kLast; },
                                                             [](std::span<const Candidate> c, const EscOptions& o, bool) { return esc_outcome(c, o); })));
+    // beam search's keeps and prunes: at each depth the kept nodes are the top of the ranking of
+    // that round's live candidates by their (lookahead) leaf's aggregated score
+    r.at("beam").audit = [](const Json& j, const SearchTree& tree, std::span<const Candidate>, bool) {
+      const BeamSearchOptions o = j.get<BeamSearchOptions>();
+      const Aggregation agg = o.search_and_learn_compat ? Aggregation::kLast : o.aggregation;
+      std::map<std::int32_t, std::vector<NodeId>> ranked;  // depth -> the round's ranked candidates, in generation order
+      for (NodeId id = 1; tree.contains(id); ++id) {
+        const Node& n = tree.node(id);
+        if ((n.has(kFlagKept) || n.has(kFlagPruned)) && n.reason.starts_with("rank ")) ranked[n.depth].push_back(id);
+      }
+      for (const auto& [depth, ids] : ranked) {
+        std::vector<NodeId> score_at;  // where each candidate was scored: the end of its lookahead chain
+        for (NodeId c : ids) {
+          NodeId at = c;
+          for (NodeId k = tree.node(at).first_child; k != kNoNode;) {
+            if (!tree.node(k).reason.starts_with("lookahead")) break;
+            at = k;
+            k = tree.node(at).first_child;
+          }
+          score_at.push_back(at);
+        }
+        const auto order = detail::rank_by_score(tree, score_at, agg);
+        std::size_t kept = 0;
+        for (NodeId c : ids) kept += tree.node(c).has(kFlagKept) ? 1 : 0;
+        if (kept > static_cast<std::size_t>(o.n / o.beam_width)) {
+          throw InvalidArgument(fmt::format("beam: depth {}: {} nodes kept, more than the {} beams", depth, kept, o.n / o.beam_width));
+        }
+        for (std::size_t r = 0; r < order.size(); ++r) {
+          const NodeId c = ids[order[r]];
+          if (tree.node(c).has(kFlagKept) != (r < kept)) {
+            throw InvalidArgument(fmt::format("beam: depth {}: node {} is ranked {} of {} by its score but marked {} ({} kept)", depth, c, r + 1,
+                                              order.size(), tree.node(c).has(kFlagKept) ? "kept" : "pruned", kept));
+          }
+        }
+      }
+    };
     for (const char* name : {"best-of-n", "majority", "weighted-majority", "best-of-majority", "deepconf", "deepconf-online",
                              "adaptive-consistency", "esc"}) {
       r.at(name).samples_are_candidates = true;

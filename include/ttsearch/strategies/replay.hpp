@@ -31,6 +31,55 @@ struct ReplayOutcome {
   std::string detail;  ///< why it does not match, why it could not be replayed, or why it failed
 };
 
+namespace detail {
+
+/// Rules every strategy's marks obey: no node both kept and pruned; nothing grows under a pruned
+/// node except more pruned nodes (a lookahead chain); in the strategies that expand only what
+/// they keep (beam, REBASE, tree of thoughts), a node with an unpruned child was kept.
+inline std::string check_marks(const SearchTree& tree, const std::string& strategy) {
+  const bool expand_kept_only = strategy == "beam" || strategy == "rebase" || strategy == "tot-bfs" || strategy == "tot-dfs";
+  for (NodeId id = 1; tree.contains(id); ++id) {
+    const Node& n = tree.node(id);
+    if (n.has(kFlagKept) && n.has(kFlagPruned)) return fmt::format("node {} is marked both kept and pruned", id);
+    for (NodeId c = n.first_child; c != kNoNode; c = tree.node(c).next_sibling) {
+      if (tree.node(c).has(kFlagPruned)) continue;
+      if (n.has(kFlagPruned)) return fmt::format("node {} is pruned, yet its child {} was generated and not pruned", id, c);
+      if (expand_kept_only && !n.has(kFlagKept)) return fmt::format("node {} was expanded (child {}) but never kept", id, c);
+    }
+  }
+  return {};
+}
+
+/// The recorded ledger of search `s` against the trace: generated tokens and steps are the nodes',
+/// scored paths the score lines', calls the call lines naming the search.
+inline std::string check_ledger(const AuditLog& log, const AuditSearch& s) {
+  if (!s.end || !s.end->contains("ledger")) return {};
+  ComputeLedger l;
+  from_json(s.end->at("ledger"), l);
+  std::int64_t tokens = 0, steps = 0;
+  for (NodeId id = 1; s.tree.contains(id); ++id) {
+    tokens += s.tree.node(id).step.num_tokens;
+    ++steps;
+  }
+  std::int64_t gen_calls = 0, ver_calls = 0;
+  for (const Json& c : log.calls) {
+    const auto& who = c.at("searches");
+    if (std::find(who.begin(), who.end(), Json(s.search)) == who.end()) continue;
+    (c.at("kind") == "generate" ? gen_calls : ver_calls) += 1;
+  }
+  auto differ = [](const char* what, std::int64_t recorded, std::int64_t traced) {
+    return fmt::format("the ledger's {} is {}, the trace holds {}", what, recorded, traced);
+  };
+  if (l.generated_tokens != tokens) return differ("generated_tokens", l.generated_tokens, tokens);
+  if (l.generated_steps != steps) return differ("generated_steps", l.generated_steps, steps);
+  if (l.scored_paths != s.score_lines) return differ("scored_paths", l.scored_paths, s.score_lines);
+  if (l.generator_calls != gen_calls) return differ("generator_calls", l.generator_calls, gen_calls);
+  if (l.verifier_calls != ver_calls) return differ("verifier_calls", l.verifier_calls, ver_calls);
+  return {};
+}
+
+}  // namespace detail
+
 /// Replays one search of an audit log.
 inline ReplayOutcome replay(const AuditSearch& s) {
   ReplayOutcome out;
@@ -114,6 +163,7 @@ inline ReplayOutcome replay(const AuditSearch& s) {
         if (!same) inconsistency = fmt::format("node {}: recorded confidence scores differ from the recomputed ones", id);
       }
     }
+    if (inconsistency.empty()) inconsistency = detail::check_marks(s.tree, out.strategy);
     if (inconsistency.empty() && it->second.audit) {
       try {
         it->second.audit(options, s.tree, cands, end.value("stop_reason", std::string("completed")) != "completed");
@@ -139,12 +189,32 @@ inline ReplayOutcome replay(const AuditSearch& s) {
   return out;
 }
 
+/// Replays every search of an audit log, and checks each ledger against the trace's nodes, score
+/// lines and calls (a ledger that says otherwise is a mismatch).
+inline std::vector<ReplayOutcome> replay_log(const AuditLog& log) {
+  std::vector<ReplayOutcome> out;
+  for (const auto& [_, s] : log.searches) {
+    ReplayOutcome o = replay(s);
+    if (o.match) {
+      try {
+        if (const std::string why = detail::check_ledger(log, s); !why.empty()) {
+          o.match = false;
+          o.detail = why;
+        }
+      } catch (const std::exception& e) {  // a malformed call line or ledger
+        o.match = false;
+        o.detail = fmt::format("cannot check the ledger: {}", e.what());
+      }
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 /// Replays every search of an audit file.
 inline std::vector<ReplayOutcome> replay_file(const std::string& path) {
   const AuditLog log = read_audit_file(path);
-  std::vector<ReplayOutcome> out;
-  for (const auto& [_, s] : log.searches) out.push_back(replay(s));
-  return out;
+  return replay_log(log);
 }
 
 }  // namespace ttsearch

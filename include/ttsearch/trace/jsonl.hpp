@@ -124,6 +124,7 @@ struct AuditSearch {
   std::optional<Json> end;    ///< the end line; absent when the search died
   std::vector<std::string> errors;
   std::vector<std::string> stops;
+  std::int64_t score_lines = 0;  ///< score events (one per scored path)
   std::vector<Json> marks;
   [[nodiscard]] std::string strategy() const { return begin.value("strategy", std::string{}); }
 };
@@ -234,6 +235,7 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
           n.scores.push_back(v.get<double>());
         }
         n.flags |= kFlagScored;
+        ++as.score_lines;
       } else if (ev == "mark") {
         const auto id = detail::audit_integer<NodeId>(j, "id", name, lineno);
         if (!as.tree.contains(id)) fail(fmt::format("mark for unknown node {}", id));
