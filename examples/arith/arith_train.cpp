@@ -430,7 +430,7 @@ int main(int argc, char** argv) {
   std::string out_all, eval_policy;
   auto* all = app.add_subcommand("all", "tokenizer, policy, PRM and evaluation into OUT/{policy,prm}");
   all->add_option("--out", out_all, "output folder")->required();
-  all->add_option("--seed", pa.seed, "seed of everything");
+  all->add_option("--seed", pa.seed, "seed of everything")->check(CLI::NonNegativeNumber);  // -1 would wrap
   all->add_option("--policy-steps", pa.steps, "policy optimiser steps");
   all->add_option("--prm-steps", ra.steps, "PRM optimiser steps");
   all->add_option("--prm-problems", ra.problems_per_level, "PRM training problems per level 2..7");
@@ -438,11 +438,11 @@ int main(int argc, char** argv) {
   all->add_option("--threads", pa.threads, "torch threads (1 is fastest for these sizes on 2 cores)");
   auto* tk = app.add_subcommand("tokenizer", "train the byte-level BPE tokenizer");
   tk->add_option("--out", ta.out)->required();
-  tk->add_option("--seed", ta.seed);
+  tk->add_option("--seed", ta.seed)->check(CLI::NonNegativeNumber);
   auto* po = app.add_subcommand("policy", "train the policy");
   po->add_option("--tokenizer", pa.tokenizer, "folder with tokenizer.json")->required();
   po->add_option("--out", pa.out)->required();
-  po->add_option("--seed", pa.seed);
+  po->add_option("--seed", pa.seed)->check(CLI::NonNegativeNumber);
   po->add_option("--steps", pa.steps);
   po->add_option("--batch-tokens", pa.batch_tokens);
   po->add_option("--hidden", pa.hidden);
@@ -454,7 +454,7 @@ int main(int argc, char** argv) {
   auto* pr = app.add_subcommand("prm", "sample solutions from a policy, label them with the checker, train the PRM");
   pr->add_option("--policy", ra.policy)->required();
   pr->add_option("--out", ra.out)->required();
-  pr->add_option("--seed", ra.seed);
+  pr->add_option("--seed", ra.seed)->check(CLI::NonNegativeNumber);
   pr->add_option("--problems", ra.problems_per_level);
   pr->add_option("--samples", ra.samples);
   pr->add_option("--temperature", ra.temperature);
@@ -465,7 +465,11 @@ int main(int argc, char** argv) {
   pr->add_flag("--dense-labels", ra.dense_labels, "also label every token of correct prefixes and after the first wrong step");
   auto* ev = app.add_subcommand("eval", "greedy accuracy per level on the test split");
   ev->add_option("--policy", eval_policy)->required();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help 0; bad usage 2, as in ttsearch (not CLI11's 105-109)
+  }
   try {
     if (*tk) train_tokenizer(ta);
     if (*po) write_json(fs::path(pa.out) / "train_report.json", train_policy(pa));
@@ -490,9 +494,12 @@ int main(int argc, char** argv) {
       fs::remove_all(root / "tokenizer");
       fmt::print("all: {:.0f} s\n", seconds_since(t0));
     }
+  } catch (const ttsearch::Error& e) {  // bad input: a clear line and exit code 2
+    fmt::print(stderr, "arith_train: {}\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     fmt::print(stderr, "arith_train: {}\n", e.what());
-    return 1;
+    return 3;
   }
   return 0;
 }
