@@ -266,11 +266,10 @@ TEST_CASE("fault property: random strategies options and budgets with backends t
     std::stringstream in(trace.str());
     const AuditLog log = read_audit(in);
     REQUIRE(log.searches.size() == problems.size());
-    for (const auto& [s, as] : log.searches) {
-      REQUIRE(as.end);  // the audit is complete up to the error
-      const auto out = replay(as);
-      INFO("search " << s << ": " << out.detail);
-      REQUIRE(out.failed == rs[s].failed());
+    for (const auto& [s, as] : log.searches) REQUIRE(as.end);  // the audit is complete up to the error
+    for (const auto& out : replay_log(log)) {  // choices, marks and each ledger against the calls
+      INFO("search " << out.search << ": " << out.detail);
+      REQUIRE(out.failed == rs[out.search].failed());
       if (!out.failed) REQUIRE(out.match);
     }
   }

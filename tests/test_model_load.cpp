@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include <ttsearch/core/error.hpp>
+#include <ttsearch/torch/trainer.hpp>
 
 #include "tiny_model.hpp"
 
@@ -66,6 +67,21 @@ TEST_CASE("model load: a config that does not fit its weights is named before an
   message.clear();
   CHECK(seconds(load) < 2.0);
   CHECK_THAT(message, Catch::Contains("the checkpoint has no tensor \"model.layers.2.") && Catch::Contains("num_hidden_layers 1000000"));
+  // the trainer's from_pretrained checks the same way before it builds (and initialises) its model
+  auto big = ttsearch::torch::load_model_config(dir.string());
+  big.num_hidden_layers = 2;
+  big.hidden_size = 1'000'000'000;
+  big.num_attention_heads = 1;
+  big.num_key_value_heads = 1;
+  message.clear();
+  CHECK(seconds([&] {
+          try {
+            (void)ttsearch::torch::Trainer::from_pretrained(dir.string(), big, 1, {});
+          } catch (const ttsearch::InvalidArgument& e) {
+            message = e.what();
+          }
+        }) < 2.0);
+  CHECK_THAT(message, Catch::Contains("but the config implies [600, 1000000000]"));
   // a vocabulary larger than the weights'
   edit_config(dir, "num_hidden_layers", 2);
   edit_config(dir, "vocab_size", 1'000'000'000'000LL);

@@ -192,6 +192,14 @@ TEST_CASE("replay re-derives keeps and prunes and the ledger sums / and names th
   beam.beam_width = 2;
   const std::string text = run_traced(beam, 3);
   for (const auto& o : replay_text(text)) REQUIRE(o.match);
+  // search-and-learn's mode scores the step itself even with a lookahead: its traces replay too
+  BeamSearchOptions compat = beam;
+  compat.search_and_learn_compat = true;
+  compat.lookahead = 1;
+  for (const auto& o : replay_text(run_traced(compat, 3))) {
+    INFO(o.detail);
+    REQUIRE(o.match);
+  }
   // every kept / pruned "rank" mark flipped
   const std::string flipped = edit_lines(text, [](Json j) {
     if (j["event"] == "mark" && j["reason"].get<std::string>().starts_with("rank ")) j["flag"] = j["flag"] == "kept" ? "pruned" : "kept";

@@ -27,7 +27,7 @@ inline int run_replay(const ReplayArgs& a) {
                            "(error recorded, nothing to replay)\n",
                            outcomes.size(), a.trace, ok, differ, failed);
   // 0: every search that ran to its end replays exactly; failed searches are reported, not mismatches
-  return differ == 0 && ok > 0 ? 0 : 1;
+  return differ == 0 && !outcomes.empty() ? 0 : 1;
 }
 
 }  // namespace ttsearch::cli

@@ -344,8 +344,10 @@ std::vector<std::pair<std::string, std::vector<std::int64_t>>> expected_paramete
   return out;
 }
 
-void check_checkpoint(const ModelConfig& c, const Checkpoint& ckpt, const std::string& dir) {
+void check_checkpoint(const ModelConfig& c, const Checkpoint& ckpt, const std::string& dir,
+                      const std::function<bool(std::string_view)>& skip) {
   for_each_expected(c, [&](const std::string& expected, const std::vector<std::int64_t>& shape) {
+    if (skip && skip(expected)) return;
     std::string name = expected;
     if (name == "lm_head.weight" && !ckpt.contains(name) && c.tie_word_embeddings) name = "model.embed_tokens.weight";
     if (!ckpt.contains(name)) {

@@ -185,7 +185,9 @@ std::vector<std::pair<std::string, std::vector<std::int64_t>>> expected_paramete
 /// shape the config implies and a float dtype, before anything is allocated: a config that does
 /// not fit its weights (hidden_size 10^9, 10^6 layers) is an InvalidArgument naming the first
 /// tensor that differs, not an allocation failure or an hour of random initialisation.
-void check_checkpoint(const ModelConfig& c, const Checkpoint& ckpt, const std::string& dir);
+/// Parameters `skip` accepts are not checked (a new head the caller initialises itself).
+void check_checkpoint(const ModelConfig& c, const Checkpoint& ckpt, const std::string& dir,
+                      const std::function<bool(std::string_view)>& skip = {});
 /// Checks the checkpoint folder `dir` against `c` (check_checkpoint), then builds the model once
 /// in `dtype` on `device` without initialising it and copies every parameter in (F32/BF16/F16
 /// converted). Throws naming the tensor.

@@ -163,11 +163,13 @@ Trainer Trainer::create(const ModelConfig& config, std::uint64_t seed, const Tra
 }
 
 Trainer Trainer::from_pretrained(const std::string& dir, const ModelConfig& config, std::uint64_t seed, const TrainOptions& opt) {
-  auto impl = new_impl(config, seed, opt);
   const Checkpoint ckpt = Checkpoint::open(dir);
   const bool new_head = config.head != ModelHead::kCausalLM && !ckpt.contains("score.2.weight") && !ckpt.contains("score.weight");
+  const auto skip = [&](std::string_view name) { return new_head && name.starts_with("score"); };
+  detail::check_checkpoint(config, ckpt, dir, skip);  // before the model is built
+  auto impl = new_impl(config, seed, opt);
   init_weights(impl->model, config, new_head);
-  detail::copy_weights(impl->model, ckpt, dir, [&](std::string_view name) { return new_head && name.starts_with("score"); }, /*f32_only=*/true);
+  detail::copy_weights(impl->model, ckpt, dir, skip, /*f32_only=*/true);
   ready(*impl);
   return Trainer(std::move(impl));
 }

@@ -194,27 +194,32 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
   // Runs `call(first, count, out)` for all slices merged; if that call fails as a whole (it threw,
   // or its output does not fit the request count), once per slice alone, so that one search's bad
   // request fails only that search. `use(slice, out, offset, seconds)` takes a slice's output.
-  auto merged_call = [&](const std::vector<Slice>& slices, std::size_t total, auto&& call, auto&& use) {
+  // Returns the seconds spent in the backend, failed attempts included.
+  auto merged_call = [&](const std::vector<Slice>& slices, std::size_t total, auto&& call, auto&& use) -> double {
     auto t0 = Clock::now();
     auto [out, err] = call(0, total);
+    double spent = detail::seconds_since(t0);
     if (!err) {
-      const double secs = detail::seconds_since(t0);
-      for (const auto& sl : slices) use(sl, out, sl.first, secs);
-      return;
+      for (const auto& sl : slices) use(sl, out, sl.first, spent);
+      return spent;
     }
     if (slices.size() == 1) {
       fail(slices.front().search, *err);
-      return;
+      return spent;
     }
-    for (const auto& sl : slices) {  // the merged call failed: each search alone
+    for (const auto& sl : slices) {  // the merged call failed: each search alone (charged its share of the failed call too)
+      const double failed_share = spent / static_cast<double>(slices.size());
       t0 = Clock::now();
       auto [one, one_err] = call(sl.first, sl.count);
+      const double secs = detail::seconds_since(t0);
+      spent += secs;
       if (one_err) {
         fail(sl.search, *one_err);
       } else {
-        use(sl, one, 0, detail::seconds_since(t0));
+        use(sl, one, 0, failed_share + secs);
       }
     }
+    return spent;
   };
 
   std::vector<GenerateRequest> gen_requests;
@@ -299,8 +304,7 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
           return std::nullopt;
         };
         std::vector<std::size_t> involved;
-        std::int64_t call_tokens = 0, samples = 0, min_cap = 0;
-        double call_secs = 0;
+        std::int64_t call_tokens = 0, samples = 0, min_cap = 0, served = 0;
         auto use = [&](const Slice& sl, Generation& out, std::size_t offset, double secs) {
           if (auto why = check(sl, out, offset)) {
             fail(sl.search, *why);
@@ -333,15 +337,14 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
           }
           rs.ledger.generator_calls += 1;
           rs.ledger.generate_seconds += secs;
-          call_secs = std::max(call_secs, secs);
+          served += static_cast<std::int64_t>(sl.count);
           involved.push_back(sl.search);
           observer.on_nodes_added(sl.search, rs.ctx->tree(), added);
           rs.ctx->set_expansion(std::move(exp));
         };
-        merged_call(slices, gen_requests.size(), call, use);
-        if (!involved.empty()) {
-          observer.on_call(CallRecord{CallRecord::Kind::kGenerate, involved, static_cast<std::int64_t>(gen_requests.size()),
-                                      samples, call_tokens, min_cap, call_secs});
+        const double call_secs = merged_call(slices, gen_requests.size(), call, use);
+        if (!involved.empty()) {  // the requests of the searches it served (a failed search's are not counted)
+          observer.on_call(CallRecord{CallRecord::Kind::kGenerate, involved, served, samples, call_tokens, min_cap, call_secs});
         }
       }
       gen_requests.clear();
@@ -369,6 +372,10 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
           } catch (const std::exception& e) {
             score_requests.resize(first);
             fail(s, fmt::format("verifier could not estimate its cost: {}", e.what()));
+            continue;
+          } catch (...) {
+            score_requests.resize(first);
+            fail(s, "verifier could not estimate its cost (a non-standard exception)");
             continue;
           }
         } else {
@@ -428,7 +435,6 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
         };
         std::vector<std::size_t> involved;
         std::int64_t call_tokens = 0, paths = 0;
-        double call_secs = 0;
         auto use = [&](const Slice& sl, Scoring& out, std::size_t offset, double secs) {
           if (auto why = check(sl, out, offset)) {
             fail(sl.search, *why);
@@ -450,11 +456,10 @@ std::vector<SearchResult> run_searches(std::span<const SearchSpec> specs, G& gen
           paths += static_cast<std::int64_t>(sl.count);
           rs.ledger.verifier_calls += 1;
           rs.ledger.verify_seconds += secs;
-          call_secs = std::max(call_secs, secs);
           involved.push_back(sl.search);
           observer.on_nodes_scored(sl.search, rs.ctx->tree(), scored);
         };
-        merged_call(slices, score_requests.size(), call, use);
+        const double call_secs = merged_call(slices, score_requests.size(), call, use);
         if (!involved.empty()) {
           observer.on_call(CallRecord{CallRecord::Kind::kVerify, involved, paths, paths, call_tokens, 0, call_secs});
         }

@@ -161,8 +161,8 @@ inline const std::map<std::string, StrategyEntry>& strategy_registry() {
       for (const auto& [depth, ids] : ranked) {
         std::vector<NodeId> score_at;  // where each candidate was scored: the end of its lookahead chain
         for (NodeId c : ids) {
-          NodeId at = c;
-          for (NodeId k = tree.node(at).first_child; k != kNoNode;) {
+          NodeId at = c;  // search-and-learn's mode scores the step itself, lookahead or not
+          for (NodeId k = o.search_and_learn_compat ? kNoNode : tree.node(at).first_child; k != kNoNode;) {
             if (!tree.node(k).reason.starts_with("lookahead")) break;
             at = k;
             k = tree.node(at).first_child;
