@@ -125,6 +125,10 @@ TEST_CASE("model configs: wrong or missing values are named", "[torch][config]")
   CHECK_THAT(with(qwen2(), "hidden_size", nullptr), Catch::Contains("config.json: missing \"hidden_size\""));
   CHECK_THAT(with(qwen2(), "hidden_size", -3), Catch::Contains("\"hidden_size\" must be > 0 (got -3)"));
   CHECK_THAT(with(qwen2(), "hidden_size", "big"), Catch::Contains("\"hidden_size\" has the wrong type"));
+  // a float where an integer belongs is named, not converted (undefined behaviour; found by fuzz_config)
+  CHECK_THAT(with(qwen2(), "intermediate_size", 6.4e30), Catch::Contains("\"intermediate_size\" must be an integer in range (got 6.4e+30)"));
+  CHECK_THAT(with(qwen2(), "num_key_value_heads", 4.4e34), Catch::Contains("\"num_key_value_heads\" must be an integer in range"));
+  CHECK_THAT(with(qwen2(), "hidden_size", 896.5), Catch::Contains("\"hidden_size\" must be an integer in range (got 896.5)"));
   CHECK_THAT(with(qwen2(), "model_type", "gpt2"), Catch::Contains("unsupported model_type \"gpt2\""));
   CHECK_THAT(with(qwen2(), "architectures", json::array({"Qwen2ForMaskedLM"})), Catch::Contains("unsupported architecture \"Qwen2ForMaskedLM\""));
   CHECK_THAT(with(qwen2(), "num_key_value_heads", 3), Catch::Contains("num_attention_heads (14) must be a multiple of num_key_value_heads (3)"));

@@ -6,6 +6,7 @@
 
 #include "json_file.hpp"
 #include "ttsearch/core/error.hpp"
+#include "ttsearch/core/types.hpp"
 
 namespace ttsearch::torch {
 
@@ -20,6 +21,17 @@ namespace {
 template <class T>
 std::optional<T> opt(const Json& j, std::string_view source, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // an integer within T's range: a float (6.4e30) or a wrapped value is named, never converted
+    // (nlohmann's get<int64_t> of 6.4e30 is undefined behaviour; found by fuzz_config)
+    if (j[key].is_number()) {
+      try {
+        return ttsearch::detail::json_integer<T>(j, key, T{}, "config");
+      } catch (const InvalidArgument&) {
+        fail(source, fmt::format("\"{}\" must be an integer in range (got {})", key, j[key].dump()));
+      }
+    }
+  }
   try {
     return j[key].get<T>();
   } catch (const Json::exception&) {
@@ -61,8 +73,8 @@ void parse_rope(ModelConfig& c, const Json& j, std::string_view source) {
   if (params) {
     const Json& p = *params;
     std::string type = "default";
-    if (p.contains("rope_type")) type = p["rope_type"].get<std::string>();
-    else if (p.contains("type")) type = p["type"].get<std::string>();
+    if (p.contains("rope_type")) type = opt<std::string>(p, source, "rope_type").value_or("default");
+    else if (p.contains("type")) type = opt<std::string>(p, source, "type").value_or("default");
     if (auto t = opt<double>(p, source, "rope_theta")) r.theta = *t;
     if (auto f = opt<double>(p, source, "partial_rotary_factor")) r.partial_rotary_factor = *f;
     if (type == "default") r.type = RopeType::kDefault;
@@ -93,7 +105,20 @@ void parse_rope(ModelConfig& c, const Json& j, std::string_view source) {
 
 }  // namespace
 
+namespace {
+ModelConfig parse_model_config_unchecked(const Json& j, std::string_view source);
+}  // namespace
+
 ModelConfig parse_model_config(const Json& j, std::string_view source) {
+  try {
+    return parse_model_config_unchecked(j, source);
+  } catch (const Json::exception& e) {  // a value of the wrong JSON type anywhere: named, never a crash
+    fail(source, fmt::format("a value has the wrong type: {}", e.what()));
+  }
+}
+
+namespace {
+ModelConfig parse_model_config_unchecked(const Json& j, std::string_view source) {
   if (!j.is_object()) fail(source, "not a JSON object");
   ModelConfig c;
   const auto archs = opt<std::vector<std::string>>(j, source, "architectures").value_or(std::vector<std::string>{});
@@ -166,6 +191,7 @@ ModelConfig parse_model_config(const Json& j, std::string_view source) {
   }
   return c;
 }
+}  // namespace
 
 void apply_generation_config(ModelConfig& c, const Json& j, std::string_view source) {
   if (!j.is_object()) fail(source, "not a JSON object");
