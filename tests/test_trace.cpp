@@ -273,3 +273,196 @@ TEST_CASE("replay re-derives keeps and prunes and the ledger sums / and names th
     CHECK_THAT(o.detail, Catch::Contains("generator_calls"));
   }
 }
+
+namespace {
+template <class Options>
+std::string run_traced_budget(const Options& opt, const Budget& budget, int problems = 6) {
+  const auto ps = testing::make_simulated_problems({.num_problems = problems, .seed = 11});
+  testing::SimulatedGenerator gen;
+  testing::SimulatedPrm prm(testing::SimulatedPrmOptions{.noise = 1.5});
+  std::stringstream out;
+  {
+    JsonlAuditWriter w(out);
+    solve_batch(std::span<const Problem>(ps), gen, prm, opt, budget, w, 5);
+  }
+  return out.str();
+}
+
+template <class Options>
+void require_all_match(const Options& opt, const char* what) {
+  for (const Budget& b : {Budget{}, Budget{.max_generated_tokens = 150}, Budget{.max_calls = 5}, Budget{.max_verifier_tokens = 400}}) {
+    const auto outcomes = replay_text(run_traced_budget(opt, b));
+    REQUIRE(outcomes.size() == 6);
+    for (const auto& o : outcomes) {
+      INFO(what << " search " << o.search << ": " << o.detail);
+      REQUIRE(o.match);
+    }
+  }
+}
+
+// The first search's node that is marked `flag` with a reason starting with `prefix` and has children.
+NodeId marked_parent(const std::string& text, const char* flag, const std::string& prefix) {
+  std::stringstream in(text);
+  const AuditLog log = read_audit(in);
+  const auto& s = log.searches.at(0);
+  for (const Json& m : s.marks) {
+    const NodeId id = m["id"].get<NodeId>();
+    if (m["flag"] == flag && m["reason"].get<std::string>().starts_with(prefix) && s.tree.node(id).first_child != kNoNode) return id;
+  }
+  return kNoNode;
+}
+}  // namespace
+
+TEST_CASE("replay re-executes every strategy on the recorded outputs / under budgets too", "[trace][replay]") {
+  require_all_match(BeamSearchOptions{.n = 8, .beam_width = 2, .lookahead = 1}, "beam");
+  require_all_match(DvtsOptions{.n = 8, .beam_width = 4, .lookahead = 1}, "dvts");
+  require_all_match(RebaseOptions{.width = 8}, "rebase");
+  require_all_match(RebaseOptions{.width = 8, .truncate_ratio = 0.5}, "rebase truncated");
+  require_all_match(TotBfsOptions{.breadth = 2, .samples_per_state = 3}, "tot-bfs");
+  require_all_match(TotDfsOptions{.samples_per_state = 3, .value_threshold = 0.4, .max_states = 30}, "tot-dfs");
+  require_all_match(MctsOptions{.num_simulations = 8, .expansion_width = 3}, "mcts puct");
+  require_all_match(MctsOptions{.num_simulations = 8, .expansion_width = 3, .selection = MctsSelection::kUct,
+                                .uct_decay = UctDecay::kLinear, .rollout = true, .final_choice = MctsFinal::kMaxVisits},
+                    "mcts uct rollout");
+  require_all_match(BestOfNOptions{.n = 8}, "best-of-n");
+  require_all_match(MajorityVoteOptions{.n = 8}, "majority");
+  require_all_match(AdaptiveConsistencyOptions{}, "adaptive-consistency");
+  require_all_match(EscOptions{}, "esc");
+}
+
+TEST_CASE("replay re-derives REBASE allocations / DVTS and ToT rankings / MCTS visits / and the candidate set", "[trace][replay]") {
+  SECTION("rebase: a kept node's score raised changes the split of the width") {
+    const std::string text = run_traced(RebaseOptions{.width = 8}, 2);
+    for (const auto& o : replay_text(text)) REQUIRE(o.match);
+    const NodeId kept = marked_parent(text, "kept", "R=");
+    REQUIRE(kept != kNoNode);
+    // the kept node's reward becomes the lowest: the re-executed split gives it fewer children
+    const std::string forged = edit_lines(text, [&](Json j) {
+      if (j["event"] == "score" && j["search"] == 0 && j["id"] == kept) j["scores"].back() = -5.0;
+      return j;
+    });
+    const auto r = replay_text(forged);
+    CHECK_FALSE(r[0].match);
+    CHECK_THAT(r[0].detail, Catch::Contains("re-executed"));
+    CHECK(r[1].match);
+    // the allocation recorded in a mark ("n of B children") changed alone
+    const std::string realloc = edit_lines(text, [&](Json j) {
+      if (j["event"] == "mark" && j["search"] == 1 && j["flag"] == "kept") {
+        std::string reason = j["reason"];
+        const auto p = reason.find(": ");
+        REQUIRE(p != std::string::npos);
+        j["reason"] = reason.substr(0, p + 2) + "99" + reason.substr(reason.find(" of "));
+      }
+      return j;
+    });
+    CHECK_FALSE(replay_text(realloc)[1].match);
+    CHECK_THAT(replay_text(realloc)[1].detail, Catch::Contains("where the trace marks node"));
+  }
+  SECTION("dvts: the subtree's tip swapped with a losing sibling") {
+    const std::string text = run_traced(DvtsOptions{.n = 8, .beam_width = 4}, 2);
+    for (const auto& o : replay_text(text)) REQUIRE(o.match);
+    const NodeId tip = marked_parent(text, "kept", "subtree ");
+    REQUIRE(tip != kNoNode);
+    const std::string forged = edit_lines(text, [&](Json j) {
+      if (j["event"] == "score" && j["search"] == 0 && j["id"] == tip) {
+        for (auto& v : j["scores"]) v = 0.0;
+      }
+      return j;
+    });
+    CHECK_FALSE(replay_text(forged)[0].match);
+    CHECK_THAT(replay_text(forged)[0].detail, Catch::Contains("re-executed"));
+  }
+  SECTION("tot-dfs: a threshold changed in the recorded options prunes differently") {
+    const std::string text = run_traced(TotDfsOptions{.samples_per_state = 3, .value_threshold = 0.5, .max_states = 30}, 2);
+    for (const auto& o : replay_text(text)) REQUIRE(o.match);
+    const std::string forged = edit_lines(text, [&](Json j) {
+      if (j["event"] == "begin") j["options"]["value_threshold"] = 0.45;
+      return j;
+    });
+    for (const auto& o : replay_text(forged)) {
+      CHECK_FALSE(o.match);
+      CHECK_THAT(o.detail, Catch::Contains("re-executed") || Catch::Contains("marks node"));
+    }
+  }
+  SECTION("tot-bfs: a pruned state re-marked kept") {
+    const std::string text = run_traced(TotBfsOptions{.breadth = 2, .samples_per_state = 3}, 2);
+    const std::string forged = edit_lines(text, [&](Json j) {
+      if (j["event"] == "mark" && j["search"] == 1 && j["flag"] == "pruned") j["flag"] = "kept";
+      return j;
+    });
+    CHECK(replay_text(forged)[0].match);
+    CHECK_FALSE(replay_text(forged)[1].match);
+  }
+  SECTION("mcts: visit counts and values") {
+    const std::string text = run_traced(MctsOptions{.num_simulations = 8, .expansion_width = 3}, 2);
+    for (const auto& o : replay_text(text)) REQUIRE(o.match);
+    bool seen = false;  // every stats line of node 1 (the last one holds its final count)
+    const std::string forged = edit_lines(text, [&](Json j) {
+      if (j["event"] == "stats" && j["search"] == 0 && j["id"] == 1) {
+        seen = true;
+        j["visits"] = j["visits"].get<int>() + 1;
+      }
+      return j;
+    });
+    REQUIRE(seen);
+    CHECK_FALSE(replay_text(forged)[0].match);
+    CHECK_THAT(replay_text(forged)[0].detail, Catch::Contains("visits"));
+  }
+  SECTION("the candidate set cut to the chosen one") {
+    const std::string text = run_traced(RebaseOptions{.width = 8}, 2);
+    const std::string forged = edit_lines(text, [&](Json j) {
+      if (j["event"] == "end" && j["search"] == 0) {
+        Json keep = Json::array();
+        for (const auto& c : j["candidates"]) if (c["leaf"] == j["chosen"]) keep.push_back(c);
+        REQUIRE(keep.size() < j["candidates"].size());
+        j["candidates"] = keep;
+      }
+      return j;
+    });
+    CHECK_FALSE(replay_text(forged)[0].match);
+  }
+  SECTION("a budget stop deleted / or added") {
+    const std::string text = run_traced_budget(RebaseOptions{.width = 8}, Budget{.max_calls = 5});
+    std::stringstream in(text);
+    const AuditLog log = read_audit(in);
+    std::size_t victim = log.searches.size();
+    for (const auto& [i, s] : log.searches) {
+      if (!s.stops.empty() && victim == log.searches.size()) victim = i;
+    }
+    REQUIRE(victim < log.searches.size());
+    const std::string no_stop = edit_lines(text, [&](Json j) {
+      if (j["event"] == "stop" && j["search"] == victim) return Json();
+      return j;
+    });
+    CHECK_FALSE(replay_text(no_stop)[victim].match);
+    CHECK_THAT(replay_text(no_stop)[victim].detail, Catch::Contains("the trace ends after node") || Catch::Contains("no more score lines"));
+    const std::string full = run_traced(RebaseOptions{.width = 8}, 1);
+    std::string extra;
+    {
+      std::stringstream lines(full);
+      std::string line;
+      while (std::getline(lines, line)) {
+        if (Json::parse(line)["event"] == "end") extra += Json{{"event", "stop"}, {"search", 0}, {"reason", "budget:calls"}}.dump() + "\n";
+        extra += line + "\n";
+      }
+    }
+    CHECK_FALSE(replay_text(extra)[0].match);
+    CHECK_THAT(replay_text(extra)[0].detail, Catch::Contains("never reaches"));
+  }
+  SECTION("nodes generated under a different parent") {
+    const std::string text = run_traced(TotBfsOptions{.breadth = 2, .samples_per_state = 3}, 1);
+    std::stringstream in(text);
+    const AuditLog log = read_audit(in);
+    // the last node, moved under the root (the reader accepts it; the strategy never asked for it)
+    const NodeId last = static_cast<NodeId>(log.searches.at(0).tree.size() - 1);
+    REQUIRE(log.searches.at(0).tree.node(last).parent != SearchTree::root());
+    const std::string forged = edit_lines(text, [&](Json j) {
+      if (j["event"] == "node" && j["id"] == last) {
+        j["parent"] = 0;
+        j["depth"] = 1;
+      }
+      return j;
+    });
+    CHECK_FALSE(replay_text(forged)[0].match);
+  }
+}

@@ -1,11 +1,14 @@
 #pragma once
-/// Replay: recompute a search's final choice from its audit trace alone.
+/// Replay: recompute a search's decisions and final choice from its audit trace alone.
 ///
 /// From the file: the strategy name and options (begin line), the tree with every step's text
 /// and the verifier's scores (node and score lines), and the candidates' leaves (end line).
 /// Replay re-extracts and re-normalises each candidate's answer from the path text, re-aggregates
 /// its scores with the recorded aggregation, re-runs the strategy's selection rule, and compares
-/// the answers and the chosen leaf with those recorded.
+/// the answers and the chosen leaf with those recorded. Then it re-executes the strategy itself on
+/// the recorded backend outputs (detail::reexecute) and requires every decision it makes (each
+/// request, keep, prune, allocation, visit count, the candidate set and the choice) to be the
+/// recorded one, and the ledger to add up to the trace's events (replay_log).
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -75,6 +78,164 @@ inline std::string check_ledger(const AuditLog& log, const AuditSearch& s) {
   if (l.scored_paths != s.score_lines) return differ("scored_paths", l.scored_paths, s.score_lines);
   if (l.generator_calls != gen_calls) return differ("generator_calls", l.generator_calls, gen_calls);
   if (l.verifier_calls != ver_calls) return differ("verifier_calls", l.verifier_calls, ver_calls);
+  return {};
+}
+
+/// Re-executes the recorded search: runs the strategy's own code again, from the recorded options,
+/// budget and seed, and answers each of its requests with what the trace recorded (the children
+/// of a generate call are the next recorded nodes, which must have grown under the nodes the
+/// strategy extends, as many as it asks for; a score call gets the next recorded score lines,
+/// which must name the paths it asks to score). Where the recorded run was refused by its budget
+/// (a stop line) the re-executed request is refused too, once every recorded event is used.
+/// Then every decision must be the recorded one: the keeps, prunes and terminal marks with their
+/// reasons and in their order (so REBASE's allocations "n of B children", DVTS's and ToT's
+/// rankings, MCTS's duplicates and rollouts), MCTS's visit counts and values, the candidate set,
+/// the answers and the chosen leaf. Returns the first difference, or "" when there is none.
+inline std::string reexecute(const AuditSearch& s, const StrategyEntry& entry, const Json& options) {
+  Problem problem;
+  if (s.begin.contains("problem") && s.begin.at("problem").is_object()) problem = s.begin.at("problem").get<Problem>();
+  Budget budget;
+  if (s.begin.contains("budget")) budget = s.begin.at("budget").get<Budget>();
+  const auto seed = json_integer<std::uint64_t>(s.begin, "seed", 0, "begin");
+  const SearchSpec spec = entry.make(problem, options, budget, seed);
+  const SearchTree& rec = s.tree;
+  const Json& end = *s.end;
+  SearchContext ctx(problem, seed);
+  SearchTask task = spec.start(ctx);
+  NodeId next_node = 1;       // the next recorded node a generate call hands out
+  std::size_t next_score = 0;  // the next recorded score line a score call hands out
+  std::size_t next_mark = 0;   // the next recorded mark line the strategy must make again
+  std::string diff;
+  const bool refused = !s.stops.empty();
+  bool refusal_used = false;
+  auto all_used = [&] { return !rec.contains(next_node) && next_score == s.score_events.size(); };
+  // Compares the marks the last resume made with the next recorded ones.
+  auto check_marks = [&] {
+    for (const auto& m : ctx.take_marks()) {
+      if (!diff.empty()) return;
+      const std::string flag(flag_name(m.flag));
+      const std::string& reason = ctx.tree().node(m.id).reason;
+      if (next_mark >= s.marks.size()) {
+        diff = fmt::format("re-executed, the strategy marks node {} {} (\"{}\"); the trace records no more marks", m.id, flag, reason);
+        return;
+      }
+      const Json& r = s.marks[next_mark++];
+      const NodeId rid = json_integer<NodeId>(r, "id", kNoNode, "mark");
+      const std::string rflag = r.value("flag", std::string{}), rreason = r.value("reason", std::string{});
+      if (rid != m.id || rflag != flag || rreason != reason) {
+        diff = fmt::format("re-executed, the strategy marks node {} {} (\"{}\") where the trace marks node {} {} (\"{}\")", m.id, flag,
+                           reason, rid, rflag, rreason);
+      }
+    }
+    (void)ctx.take_touched();
+  };
+  // Refuses the pending request as the recorded run's budget did; false when the trace has no refusal here.
+  auto refuse = [&]() -> bool {
+    if (!refused || refusal_used || !all_used()) return false;
+    refusal_used = true;
+    ctx.set_stopped(parse_stop_reason(s.stops.front()));
+    return true;
+  };
+  task.resume();
+  check_marks();
+  const std::size_t max_rounds = rec.size() + s.score_events.size() + 4;  // each round uses a recorded event, or ends
+  for (std::size_t round = 0; diff.empty() && !task.done(); ++round) {
+    if (round > max_rounds) return "re-executed, the strategy keeps asking after every recorded event was used";
+    if (ctx.pending() == SearchContext::Pending::kGenerate) {
+      if (!rec.contains(next_node) && refuse()) {
+        // the recorded run's budget refused this call
+      } else {
+        Expansion exp;
+        for (const GenerateOp& op : ctx.generate_ops()) {
+          auto& kids = exp.children.emplace_back();
+          for (std::int32_t k = 0; k < op.num_samples && diff.empty(); ++k) {
+            if (!rec.contains(next_node)) {
+              diff = fmt::format("re-executed, the strategy extends node {} {} time(s), but the trace ends after node {}", op.parent,
+                                 op.num_samples, next_node - 1);
+            } else if (rec.node(next_node).parent != op.parent) {
+              diff = fmt::format("re-executed, the strategy extends node {} here, but the trace's node {} grew under node {}", op.parent,
+                                 next_node, rec.node(next_node).parent);
+            } else if (rec.node(next_node).step.num_tokens > op.params.max_tokens) {
+              diff = fmt::format("node {} has {} tokens, more than the {} its request allowed", next_node, rec.node(next_node).step.num_tokens,
+                                 op.params.max_tokens);
+            } else {
+              kids.push_back(ctx.tree().add_child(op.parent, rec.node(next_node).step));
+              ++next_node;
+            }
+          }
+        }
+        if (!diff.empty()) break;
+        (void)ctx.next_generate_index();
+        ctx.set_expansion(std::move(exp));
+      }
+    } else if (ctx.pending() == SearchContext::Pending::kScore) {
+      if (next_score == s.score_events.size() && refuse()) {
+        // refused
+      } else {
+        for (NodeId leaf : ctx.score_ops()) {
+          if (next_score >= s.score_events.size()) {
+            diff = fmt::format("re-executed, the strategy scores node {}, but the trace has no more score lines", leaf);
+            break;
+          }
+          const auto& [id, scores] = s.score_events[next_score++];
+          if (id != leaf) {
+            diff = fmt::format("re-executed, the strategy scores node {} where the trace scores node {}", leaf, id);
+            break;
+          }
+          Node& n = ctx.tree().node(leaf);
+          n.scores = scores;
+          n.flags |= kFlagScored;
+        }
+        if (!diff.empty()) break;
+      }
+    } else {
+      return "re-executed, the strategy waits without a request";
+    }
+    task.resume();
+    check_marks();
+  }
+  if (!diff.empty()) return diff;
+  if (auto err = task.error()) {
+    try {
+      std::rethrow_exception(err);
+    } catch (const std::exception& e) {
+      return fmt::format("re-executed, the strategy throws: {}", e.what());
+    }
+  }
+  SearchResult r = task.take_result();
+  if (rec.contains(next_node)) return fmt::format("re-executed, the strategy ends before node {} of the trace was generated", next_node);
+  if (next_score != s.score_events.size()) {
+    return fmt::format("re-executed, the strategy ends with {} of the trace's {} score lines unused", s.score_events.size() - next_score,
+                       s.score_events.size());
+  }
+  if (next_mark != s.marks.size()) {
+    const Json& m = s.marks[next_mark];
+    return fmt::format("re-executed, the strategy never marks node {} {} (\"{}\") as the trace does", m.value("id", Json()).dump(),
+                       m.value("flag", std::string{}), m.value("reason", std::string{}));
+  }
+  if (refused && !refusal_used) {
+    return fmt::format("the trace records a budget stop ({}) that the re-executed search never reaches", s.stops.front());
+  }
+  for (NodeId id = 1; rec.contains(id); ++id) {
+    const Node &a = ctx.tree().node(id), &b = rec.node(id);
+    if (a.visits != b.visits || std::fabs(a.value_sum - b.value_sum) > 1e-9 * std::max(1.0, std::fabs(b.value_sum))) {
+      return fmt::format("node {}: the trace records {} visits and value sum {}, re-executed {} and {}", id, b.visits, b.value_sum, a.visits,
+                         a.value_sum);
+    }
+  }
+  std::vector<NodeId> leaves;
+  for (const auto& c : end.at("candidates")) leaves.push_back(json_integer<NodeId>(c, "leaf", kNoNode, "candidate"));
+  std::vector<NodeId> again;
+  for (const Candidate& c : r.candidates) again.push_back(c.leaf);
+  if (again != leaves) {
+    return fmt::format("re-executed, the candidates are the leaves [{}], the trace records [{}]", fmt::join(again, ", "), fmt::join(leaves, ", "));
+  }
+  const auto answers = end.value("answers", std::vector<std::string>{});
+  const auto chosen = json_integer<NodeId>(end, "chosen", kNoNode, "end");
+  if (r.answers != answers || r.chosen != chosen) {
+    return fmt::format("re-executed, the strategy answers [{}] at node {}, the trace [{}] at node {}", fmt::join(r.answers, ", "), r.chosen,
+                       fmt::join(answers, ", "), chosen);
+  }
   return {};
 }
 
@@ -171,6 +332,7 @@ inline ReplayOutcome replay(const AuditSearch& s) {
         inconsistency = e.what();
       }
     }
+    if (inconsistency.empty()) inconsistency = detail::reexecute(s, it->second, options);
   } catch (const Json::exception& e) {
     out.detail = fmt::format("malformed begin or end line: {}", e.what());
     return out;

@@ -21,6 +21,8 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ttsearch/trace/observer.hpp"
 
@@ -125,6 +127,8 @@ struct AuditSearch {
   std::vector<std::string> errors;
   std::vector<std::string> stops;
   std::int64_t score_lines = 0;  ///< score events (one per scored path)
+  /// The score events in trace order (node, scores): what the verifier returned, call by call.
+  std::vector<std::pair<NodeId, std::vector<double>>> score_events;
   std::vector<Json> marks;
   [[nodiscard]] std::string strategy() const { return begin.value("strategy", std::string{}); }
 };
@@ -236,6 +240,7 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
         }
         n.flags |= kFlagScored;
         ++as.score_lines;
+        as.score_events.emplace_back(id, n.scores);
       } else if (ev == "mark") {
         const auto id = detail::audit_integer<NodeId>(j, "id", name, lineno);
         if (!as.tree.contains(id)) fail(fmt::format("mark for unknown node {}", id));
