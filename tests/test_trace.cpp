@@ -407,6 +407,13 @@ TEST_CASE("replay re-derives REBASE allocations / DVTS and ToT rankings / MCTS v
     REQUIRE(seen);
     CHECK_FALSE(replay_text(forged)[0].match);
     CHECK_THAT(replay_text(forged)[0].detail, Catch::Contains("visits"));
+    // a recorded run claiming far more simulations than the root's visits is refused before re-execution
+    const std::string more = edit_lines(text, [&](Json j) {
+      if (j["event"] == "begin") j["options"]["num_simulations"] = 2'000'000'000;
+      return j;
+    });
+    CHECK_FALSE(replay_text(more)[0].match);
+    CHECK_THAT(replay_text(more)[0].detail, Catch::Contains("the root has 8 visits, but 2000000000 simulations were run"));
   }
   SECTION("the candidate set cut to the chosen one") {
     const std::string text = run_traced(RebaseOptions{.width = 8}, 2);

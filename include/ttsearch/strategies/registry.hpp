@@ -184,6 +184,16 @@ inline const std::map<std::string, StrategyEntry>& strategy_registry() {
         }
       }
     };
+    // MCTS backs up once per simulation: the root's visits count the simulations run (all of them
+    // unless a budget stopped the search). Checked before replay re-executes the simulations.
+    r.at("mcts").audit = [](const Json& j, const SearchTree& tree, std::span<const Candidate>, bool budget_stopped) {
+      const MctsOptions o = j.get<MctsOptions>();
+      const std::int32_t visits = tree.node(SearchTree::root()).visits;
+      if (visits > o.num_simulations || (!budget_stopped && visits != o.num_simulations)) {
+        throw InvalidArgument(fmt::format("mcts: the root has {} visits, but {} simulations{} were run", visits, o.num_simulations,
+                                          budget_stopped ? " at most" : ""));
+      }
+    };
     for (const char* name : {"best-of-n", "majority", "weighted-majority", "best-of-majority", "deepconf", "deepconf-online",
                              "adaptive-consistency", "esc"}) {
       r.at(name).samples_are_candidates = true;
