@@ -289,7 +289,7 @@ inline int run_arith_demo(const ArithDemoArgs& a) {
   std::cout << fmt::format("\nArithmetic domain: {} test problems (levels {}, {} each), policy {}, verifier {}, confidence signal {}, T = {}, seed {}\n",
                            problems.size(), levels, a.per_level, policy_dir.string(),
                            a.verifier == "prm" ? prm_dir.string() : "the exact step checker", a.confidence_signal, a.temperature, a.seed);
-  std::cout << fmt::format("BLAS: {}\n", torch::blas_info());  // the PRM-guided figures can depend on its kernel (README)
+  std::cout << fmt::format("BLAS: {}; CPU GEMM for layers >= 2^18 weights: {}\n", torch::blas_info(), torch::cpu_gemm());  // the PRM-guided figures can depend on its kernel (README)
   std::cout << fmt::format("greedy decoding: {:.1f}%\n", 100 * greedy);
   write_demo_report(rows, a.out_dir, fmt::format("Arithmetic L{}: accuracy vs generated tokens ({} verifier)", levels, a.verifier), a.max_n,
                     {{"greedy", greedy}});

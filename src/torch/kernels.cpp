@@ -1,5 +1,7 @@
 #include "kernels.hpp"
 
+#include "cpu_gemm.hpp"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -103,7 +105,7 @@ at::Tensor target_logprobs(const at::Tensor& hidden, const at::Tensor& weight, s
   const auto t = t_host.to(at::kLong).to(hidden.device());
   for (std::int64_t i = 0; i < n; i += kChunk) {
     const auto c = std::min(kChunk, n - i);
-    const auto logits = at::matmul(hidden.narrow(0, i, c), w.t()).to(at::kFloat);
+    const auto logits = detail::linear(hidden.narrow(0, i, c), w).to(at::kFloat);  // the runtime's CPU product (cpu_gemm.hpp)
     parts.push_back(at::log_softmax(logits, -1).gather(1, t.narrow(0, i, c).unsqueeze(1)).squeeze(1));
   }
   return at::cat(parts);

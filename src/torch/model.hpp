@@ -4,6 +4,8 @@
 // ttsearch/torch/model.hpp.
 #include <torch/torch.h>
 
+#include "cpu_gemm.hpp"
+
 #include <functional>
 #include <string_view>
 #include <vector>
@@ -77,7 +79,7 @@ struct Alloc {
 class LinearImpl : public ::torch::nn::Module {
  public:
   LinearImpl(std::int64_t in, std::int64_t out, bool bias, const Alloc& a);
-  at::Tensor forward(const at::Tensor& x) { return at::linear(x, weight, bias); }
+  at::Tensor forward(const at::Tensor& x) { return detail::linear(x, weight, bias); }  // cpu_gemm.hpp
   at::Tensor weight, bias;
 };
 TTSEARCH_TORCH_MODULE(Linear);

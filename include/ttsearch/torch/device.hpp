@@ -34,6 +34,20 @@ bool cuda_available();
 /// between kernels, and speed differs a lot.
 std::string blas_info();
 
+/// The kernel behind the runtime's CPU fp32 linear layers of at least 2^18 weights: "avx512" or
+/// "avx2" (Eigen compiled for that instruction set, chosen with cpuid at run time, so the speed
+/// does not hinge on the system BLAS recognising the CPU: OpenBLAS 0.3.21 falls back to its SSE3
+/// "Prescott" kernels on CPUs newer than it knows), "blas" (at::linear on the system BLAS), or
+/// "auto" (the default): the widest ISA kernel the CPU runs for products of up to 8 rows (decode
+/// at small batch), and above that the BLAS when it is OpenBLAS running AVX2-class kernels or
+/// newer, else the ISA kernel. The TTSEARCH_CPU_GEMM environment variable sets the starting
+/// choice. Throws InvalidArgument for an unknown name or a kernel this CPU cannot run. Smaller
+/// layers, autograd, other dtypes and CUDA always use libtorch's own product. Set it between
+/// calls, not while another thread runs the model.
+void set_cpu_gemm(std::string_view kind);
+/// The choice in use, e.g. "avx512", "blas" or "auto: avx512 up to 8 rows, blas above".
+std::string cpu_gemm();
+
 /// Sets libtorch's intra-op CPU threads and, when OpenBLAS is the loaded BLAS, its threads (n >= 1).
 /// For tiny models one thread is fastest (the arithmetic demo: 1.5x faster than two).
 void set_num_threads(int n);
