@@ -85,7 +85,8 @@ Kind parse(std::string_view s, std::string_view where) {
 std::atomic<int>& chosen() {
   static std::atomic<int> k = [] {
     const char* env = std::getenv("TTSEARCH_CPU_GEMM");
-    return static_cast<int>(env && *env ? parse(env, "TTSEARCH_CPU_GEMM") : Kind::kAuto);
+    const Kind kind = env && *env ? parse(env, "TTSEARCH_CPU_GEMM") : Kind::kAuto;
+    return static_cast<int>(kind);
   }();
   return k;
 }

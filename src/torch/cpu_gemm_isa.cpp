@@ -19,10 +19,14 @@
 /// y[i, j] = sum_l x[i, l] w[j, l] for i < m, j < n, l < k; row strides ldx, ldw, ldy (in floats).
 extern "C" void TTSEARCH_GEMM_FN(const float* x, std::int64_t ldx, const float* w, std::int64_t ldw, float* y, std::int64_t ldy,
                                  std::int64_t m, std::int64_t n, std::int64_t k) noexcept {
-  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  // Computed as Y^T = W X^T with W the left operand (Y^T is y read column-major): with a few rows in
+  // X this packs the large W in Eigen's left-hand panels, measured 1.2x (16 rows) and 1.7x (64 rows)
+  // faster than X W^T on weights that do not fit the caches (24 matrices of 4864 x 896, AVX-512).
+  using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using ColMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
   using Stride = Eigen::OuterStride<>;
-  const Eigen::Map<const Mat, 0, Stride> xs(x, m, k, Stride(ldx));
-  const Eigen::Map<const Mat, 0, Stride> ws(w, n, k, Stride(ldw));
-  Eigen::Map<Mat, 0, Stride> ys(y, m, n, Stride(ldy));
-  ys.noalias() = xs * ws.transpose();
+  const Eigen::Map<const RowMat, 0, Stride> xs(x, m, k, Stride(ldx));
+  const Eigen::Map<const RowMat, 0, Stride> ws(w, n, k, Stride(ldw));
+  Eigen::Map<ColMat, 0, Stride> yt(y, n, m, Stride(ldy));
+  yt.noalias() = ws * xs.transpose();
 }
