@@ -5,8 +5,9 @@
 set -euo pipefail
 status=0
 for obj in "$@"; do
-  isa=$(basename "$(dirname "$(dirname "$(dirname "$obj")")")")   # CMakeFiles/ttsearch_gemm_ISA.dir/src/torch/x.o
-  isa=${isa#ttsearch_gemm_}; isa=${isa%.dir}
+  if [[ $obj =~ ttsearch_gemm_([a-z0-9]+)\.dir/ ]]; then isa=${BASH_REMATCH[1]}; else   # CMakeFiles/ttsearch_gemm_ISA.dir/...
+    echo "check_gemm_symbols: $obj does not define a kernel (not in a ttsearch_gemm_ISA.dir folder)"; status=1; continue
+  fi
   if ! nm --defined-only "$obj" | grep -qE " T ttsearch_gemm_${isa}$"; then
     echo "check_gemm_symbols: $obj does not define ttsearch_gemm_${isa}"; status=1
   fi
