@@ -129,7 +129,7 @@ TEST_CASE("cpu gemm: training keeps autograd (at::linear)", "[torch][gemm]") {
 TEST_CASE("cpu gemm: a model's logits with each kernel", "[torch][gemm]") {
   ChoiceGuard guard;
   const fs::path dir = fs::temp_directory_path() / "ttsearch_test_cpu_gemm_model";
-  // hidden 512: every projection and the LM head are above the threshold
+  // hidden 512: q / o / MLP projections and the LM head (600 x 512) are above the threshold (k / v, 128 x 512, below)
   const testing::Qwen2Shape shape{.hidden = 512, .intermediate = 1024, .vocab = 600, .heads = 8, .kv_heads = 2, .layers = 2};
   testing::write_tiny_qwen2(dir.string(), std::string(TTSEARCH_TEST_DATA_DIR) + "/tokenizer/qwen2.tokenizer.json", false, 5, false, shape);
   const std::vector<std::int32_t> ids = {1, 50, 7, 300, 12, 99, 4, 250};

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <functional>
 #include <sstream>
 
@@ -442,7 +443,8 @@ TEST_CASE("replay re-derives REBASE allocations / DVTS and ToT rankings / MCTS v
       return j;
     });
     CHECK_FALSE(replay_text(no_stop)[victim].match);
-    CHECK_THAT(replay_text(no_stop)[victim].detail, Catch::Contains("the trace ends after node") || Catch::Contains("no more score lines"));
+    CHECK_THAT(replay_text(no_stop)[victim].detail, Catch::Contains("the trace ends after node") || Catch::Contains("no more score lines") ||
+                                                Catch::Contains("records no budget stop"));
     const std::string full = run_traced(RebaseOptions{.width = 8}, 1);
     std::string extra;
     {
@@ -454,7 +456,7 @@ TEST_CASE("replay re-derives REBASE allocations / DVTS and ToT rankings / MCTS v
       }
     }
     CHECK_FALSE(replay_text(extra)[0].match);
-    CHECK_THAT(replay_text(extra)[0].detail, Catch::Contains("never reaches"));
+    CHECK_THAT(replay_text(extra)[0].detail, Catch::Contains("that its budget does not set"));
   }
   SECTION("nodes generated under a different parent") {
     const std::string text = run_traced(TotBfsOptions{.breadth = 2, .samples_per_state = 3}, 1);
@@ -472,4 +474,62 @@ TEST_CASE("replay re-derives REBASE allocations / DVTS and ToT rankings / MCTS v
     });
     CHECK_FALSE(replay_text(forged)[0].match);
   }
+}
+
+TEST_CASE("replay checks recorded stops and sums against the recorded budget / and bounds forged MCTS work", "[trace][replay]") {
+  const std::string text = run_traced_budget(RebaseOptions{.width = 8}, Budget{.max_calls = 5});
+  for (const auto& o : replay_text(text)) REQUIRE(o.match);
+  // the budget removed from the begin lines: the recorded stops are no longer explained
+  const std::string nobudget = edit_lines(text, [](Json j) {
+    if (j["event"] == "begin") j["budget"] = Json::object();
+    return j;
+  });
+  bool some = false;
+  for (const auto& o : replay_text(nobudget)) {
+    if (o.detail.find("that its budget does not set") != std::string::npos) some = true;
+  }
+  CHECK(some);
+  // the end line's stop_reason changed
+  const std::string reason = edit_lines(run_traced(RebaseOptions{.width = 8}, 2), [](Json j) {
+    if (j["event"] == "end" && j["search"] == 1) j["stop_reason"] = "budget:calls";
+    return j;
+  });
+  CHECK(replay_text(reason)[0].match);
+  CHECK_FALSE(replay_text(reason)[1].match);
+  CHECK_THAT(replay_text(reason)[1].detail, Catch::Contains("but the trace records no budget stop"));
+  // more generated tokens than the budget allows
+  const std::string tight = run_traced_budget(RebaseOptions{.width = 8}, Budget{.max_generated_tokens = 120});
+  const std::string fat = edit_lines(tight, [](Json j) {
+    if (j["event"] == "node" && j["search"] == 0) j["tokens"] = 256;
+    return j;
+  });
+  CHECK_FALSE(replay_text(fat)[0].match);
+  // an empty score list is malformed (the driver never writes one)
+  const std::string empty = edit_lines(run_traced(MctsOptions{.num_simulations = 4, .expansion_width = 2}, 1), [](Json j) {
+    if (j["event"] == "score") j["scores"] = Json::array();
+    return j;
+  });
+  std::stringstream in(empty);
+  CHECK_THROWS_WITH(read_audit(in), Catch::Contains("holds no score"));
+  // MCTS: a huge num_simulations with a budget stop re-executes only the recorded simulations, fast
+  // (the trace stays consistent: the budget, not the simulation count, ended those searches); with
+  // the root's visits lowered, the re-executed backups pass them and it is a mismatch
+  const std::string mcts = run_traced_budget(MctsOptions{.num_simulations = 8, .expansion_width = 3}, Budget{.max_calls = 40});
+  const std::string many = edit_lines(mcts, [](Json j) {
+    if (j["event"] == "begin") j["options"]["num_simulations"] = 2'000'000'000;
+    return j;
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const auto& o : replay_text(many)) {  // searches that ran all 8 simulations now contradict the count
+    INFO(o.detail);
+    CHECK((o.match || o.detail.find("simulations were run") != std::string::npos));
+  }
+  const std::string fewer = edit_lines(many, [](Json j) {
+    if (j["event"] == "stats" && j["id"] == 0) j["visits"] = 0;
+    return j;
+  });
+  int caught = 0;  // searches stopped before their first backup have 0 visits anyway
+  for (const auto& o : replay_text(fewer)) caught += !o.match && o.detail.find("visits") != std::string::npos ? 1 : 0;
+  CHECK(caught > 0);
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 5.0);
 }

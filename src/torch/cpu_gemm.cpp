@@ -112,7 +112,7 @@ at::Tensor run(Kind kind, const at::Tensor& x, const at::Tensor& w, const at::Te
     const float* xp = x2.data_ptr<float>();
     const float* wp = wc.data_ptr<float>();
     float* yp = y.data_ptr<float>();
-    // columns split over libtorch's threads, in blocks of 16 (a whole AVX-512 register)
+    // columns split over libtorch's threads, at least `grain` (a multiple of 16) per chunk
     const std::int64_t threads = std::max<std::int64_t>(1, at::get_num_threads());
     const std::int64_t grain = std::max<std::int64_t>(16, (n / threads + 15) / 16 * 16);
     at::parallel_for(0, n, grain, [&](std::int64_t begin, std::int64_t end) {
@@ -144,8 +144,9 @@ std::string cpu_gemm() {
 namespace detail {
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  if (!eligible(x, w) || w.numel() < kMinGemmWeights) return at::linear(x, w, b);  // before the choice: small models never read it
   auto kind = static_cast<Kind>(chosen().load());
-  if (kind == Kind::kBlas || !eligible(x, w) || w.numel() < kMinGemmWeights) return at::linear(x, w, b);
+  if (kind == Kind::kBlas) return at::linear(x, w, b);
   if (kind == Kind::kAuto) {
     const std::int64_t rows = w.size(1) > 0 ? x.numel() / w.size(1) : 0;
     kind = rows > kAutoRows && blas_is_fast() ? Kind::kBlas : best();

@@ -101,13 +101,28 @@ inline std::string reexecute(const AuditSearch& s, const StrategyEntry& entry, c
   const SearchTree& rec = s.tree;
   const Json& end = *s.end;
   SearchContext ctx(problem, seed);
+  ctx.set_visit_limit(rec.node(SearchTree::root()).visits);
   SearchTask task = spec.start(ctx);
   NodeId next_node = 1;       // the next recorded node a generate call hands out
   std::size_t next_score = 0;  // the next recorded score line a score call hands out
   std::size_t next_mark = 0;   // the next recorded mark line the strategy must make again
+  std::size_t calls = 0;       // generate and score calls served
   std::string diff;
   const bool refused = !s.stops.empty();
   bool refusal_used = false;
+  // the recorded stop must be a budget limit the recorded budget sets, and the end line must agree
+  const std::string end_reason = end.value("stop_reason", std::string("completed"));
+  if (refused) {
+    const std::string& why = s.stops.front();
+    const bool set = (why == "budget:generated_tokens" && budget.max_generated_tokens) ||
+                     (why == "budget:verifier_tokens" && budget.max_verifier_tokens) || (why == "budget:calls" && budget.max_calls) ||
+                     (why == "budget:deadline" && budget.max_wall_time);
+    if (!set) return fmt::format("the trace records a budget stop ({}) that its budget does not set", why);
+    if (s.stops.size() > 1) return fmt::format("the trace records {} budget stops for one search (a search is refused once)", s.stops.size());
+    if (end_reason != why) return fmt::format("the end line's stop_reason is {}, the trace's stop line {}", end_reason, why);
+  } else if (end_reason != "completed" && !(end_reason == "budget:generated_tokens" && budget.max_generated_tokens)) {
+    return fmt::format("the end line's stop_reason is {}, but the trace records no budget stop", end_reason);
+  }
   auto all_used = [&] { return !rec.contains(next_node) && next_score == s.score_events.size(); };
   // Compares the marks the last resume made with the next recorded ones.
   auto check_marks = [&] {
@@ -167,6 +182,7 @@ inline std::string reexecute(const AuditSearch& s, const StrategyEntry& entry, c
         if (!diff.empty()) break;
         (void)ctx.next_generate_index();
         ctx.set_expansion(std::move(exp));
+        ++calls;
       }
     } else if (ctx.pending() == SearchContext::Pending::kScore) {
       if (next_score == s.score_events.size() && refuse()) {
@@ -187,6 +203,7 @@ inline std::string reexecute(const AuditSearch& s, const StrategyEntry& entry, c
           n.flags |= kFlagScored;
         }
         if (!diff.empty()) break;
+        ++calls;
       }
     } else {
       return "re-executed, the strategy waits without a request";
@@ -216,7 +233,16 @@ inline std::string reexecute(const AuditSearch& s, const StrategyEntry& entry, c
   if (refused && !refusal_used) {
     return fmt::format("the trace records a budget stop ({}) that the re-executed search never reaches", s.stops.front());
   }
-  for (NodeId id = 1; rec.contains(id); ++id) {
+  // the recorded work within the recorded budget (what the driver enforces before each call)
+  std::int64_t generated = 0;
+  for (NodeId id = 1; rec.contains(id); ++id) generated += rec.node(id).step.num_tokens;
+  if (budget.max_generated_tokens && generated > *budget.max_generated_tokens) {
+    return fmt::format("the trace's nodes hold {} generated tokens, more than the budget's {}", generated, *budget.max_generated_tokens);
+  }
+  if (budget.max_calls && static_cast<std::int64_t>(calls) > *budget.max_calls) {
+    return fmt::format("re-executed, the search makes {} backend calls, more than the budget's {}", calls, *budget.max_calls);
+  }
+  for (NodeId id = SearchTree::root(); rec.contains(id); ++id) {
     const Node &a = ctx.tree().node(id), &b = rec.node(id);
     if (a.visits != b.visits || std::fabs(a.value_sum - b.value_sum) > 1e-9 * std::max(1.0, std::fabs(b.value_sum))) {
       return fmt::format("node {}: the trace records {} visits and value sum {}, re-executed {} and {}", id, b.visits, b.value_sum, a.visits,

@@ -14,6 +14,7 @@
 /// returns the best it has.
 #include <coroutine>
 #include <exception>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -175,6 +176,8 @@ class SearchContext {
   /// Mean backup along the path to `leaf`: every node from `leaf` to the root gets one more
   /// visit and `value` added to its value sum (MCTS).
   void backup(NodeId leaf, double value) {
+    TTSEARCH_REQUIRE(tree_.node(SearchTree::root()).visits < visit_limit_,
+                     "backup: the root would pass {} visits (the most the replayed trace records)", visit_limit_);
     for (NodeId id = leaf; id != kNoNode; id = tree_.node(id).parent) {
       Node& n = tree_.node(id);
       n.visits += 1;
@@ -182,6 +185,10 @@ class SearchContext {
       touched_.push_back(id);
     }
   }
+
+  /// Replay only: backups past `n` root visits throw, so a forged trace cannot make a
+  /// re-executed MCTS run simulations it never recorded.
+  void set_visit_limit(std::int32_t n) noexcept { visit_limit_ = n; }
 
   // ---- driver side -------------------------------------------------------------------------
   struct Mark {
@@ -223,6 +230,7 @@ class SearchContext {
   std::vector<Mark> marks_;
   std::vector<NodeId> touched_;
   std::uint64_t generate_calls_ = 0;
+  std::int32_t visit_limit_ = std::numeric_limits<std::int32_t>::max();
 };
 
 }  // namespace ttsearch

@@ -238,6 +238,7 @@ inline AuditLog read_audit(std::istream& in, const std::string& name = "<audit>"
           if (!v.is_number()) fail(fmt::format("score of node {} is not a number", id));
           n.scores.push_back(v.get<double>());
         }
+        if (n.scores.empty()) fail(fmt::format("score line of node {} holds no score (a verifier returns at least one per path)", id));
         n.flags |= kFlagScored;
         ++as.score_lines;
         as.score_events.emplace_back(id, n.scores);
