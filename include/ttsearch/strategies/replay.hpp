@@ -112,11 +112,19 @@ inline std::string reexecute(const AuditSearch& s, const StrategyEntry& entry, c
   bool refusal_used = false;
   // the recorded stop must be a budget limit the recorded budget sets, and the end line must agree
   const std::string end_reason = end.value("stop_reason", std::string("completed"));
+  // the recorded refusal, as the StopReason the driver set (parse_stop_reason names an unknown one)
+  const StopReason stop = refused ? parse_stop_reason(s.stops.front()) : StopReason::kCompleted;
   if (refused) {
     const std::string& why = s.stops.front();
-    const bool set = (why == "budget:generated_tokens" && budget.max_generated_tokens) ||
-                     (why == "budget:verifier_tokens" && budget.max_verifier_tokens) || (why == "budget:calls" && budget.max_calls) ||
-                     (why == "budget:deadline" && budget.max_wall_time);
+    bool set = false;  // the recorded budget sets the limit the stop names
+    switch (stop) {
+      case StopReason::kGeneratedTokens: set = budget.max_generated_tokens.has_value(); break;
+      case StopReason::kVerifierTokens: set = budget.max_verifier_tokens.has_value(); break;
+      case StopReason::kCalls: set = budget.max_calls.has_value(); break;
+      case StopReason::kDeadline: set = budget.max_wall_time.has_value(); break;
+      case StopReason::kCompleted:
+      case StopReason::kFailed: break;  // not a refusal
+    }
     if (!set) return fmt::format("the trace records a budget stop ({}) that its budget does not set", why);
     if (s.stops.size() > 1) return fmt::format("the trace records {} budget stops for one search (a search is refused once)", s.stops.size());
     if (end_reason != why) return fmt::format("the end line's stop_reason is {}, the trace's stop line {}", end_reason, why);
@@ -148,7 +156,7 @@ inline std::string reexecute(const AuditSearch& s, const StrategyEntry& entry, c
   auto refuse = [&]() -> bool {
     if (!refused || refusal_used || !all_used()) return false;
     refusal_used = true;
-    ctx.set_stopped(parse_stop_reason(s.stops.front()));
+    ctx.set_stopped(stop);
     return true;
   };
   task.resume();
