@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   g->add_option("--response-field", grade.response_field, "field holding the response")->capture_default_str();
   g->add_option("--reference-field", grade.reference_field, "field holding the reference answer")->capture_default_str();
   g->add_flag("--keep-going", grade.keep_going, "report malformed lines and go on (exit code 2 at the end)");
+  g->add_flag("--explain", grade.explain,
+              "also write the reference's normalised answer, both parsed forms and the equivalence rule that decided");
 
   VoteArgs vote;
   auto* v = app.add_subcommand("vote", "Offline voting: accuracy of best-of-N / majority / weighted / BoM at n = 1, 2, 4, ...");

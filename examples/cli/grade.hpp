@@ -14,6 +14,7 @@ struct GradeArgs {
   std::string response_field = "response";
   std::string reference_field = "reference";
   bool keep_going = false;
+  bool explain = false;  ///< add reference_normalized, parsed_response, parsed_reference, decided_by
 };
 
 /// Returns the process exit code: 0 ok, 2 when any line was malformed.
@@ -32,6 +33,12 @@ inline int run_grade(const GradeArgs& a) {
         o["normalized"] = g.normalized;
         o["rule"] = g.rule;
         o["correct"] = g.correct;
+        if (a.explain) {
+          o["reference_normalized"] = g.reference_normalized;
+          o["parsed_response"] = answer::describe(g.normalized);
+          o["parsed_reference"] = answer::describe(g.reference_normalized);
+          o["decided_by"] = g.decided_by;
+        }
         *out << o.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
         ++graded;
         correct += g.correct ? 1 : 0;

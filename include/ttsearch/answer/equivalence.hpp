@@ -1,24 +1,38 @@
 #pragma once
 /// Answer equivalence on normalised answers (normalize.hpp).
 ///
-/// Two answers are equivalent when, in this order:
-///   1. their normalised strings are equal (case-insensitively);
-///   2. both evaluate to numbers (see `evaluate_number`) within relative tolerance `rel_tol`
-///      (1e-4, Qwen's `math_equal`), except that two integers must be equal exactly; when exactly one side is a percentage, x% also matches x/100
-///      (so 50% == 0.5 == 50). If both are numbers this decides;
-///   3. both are sequences: tuples / intervals "(a,b]" (same brackets, element by element),
-///      sets "{a,b}" and bare lists "a,b" (as multisets: order ignored), matrices
-///      (\begin{pmatrix} rows by \\ and cells by &, cell by cell);
-///   4. both are equations "l=r" with equivalent sides (either way round), or one is "v=e" with
-///      a variable name of at most two characters and e is equivalent to the other answer;
-///   5. the strings are equal after removing every '{' and '}'.
+/// Two answers are equivalent when, in this order (the first rule that decides names itself in
+/// `Decision::rule`, which `ttsearch grade --explain` prints):
+///   1. `string`: their normalised strings are equal (case-insensitively);
+///   2. `integer`: both are integer literals: equal digit by digit (any size, never rounded);
+///   3. both evaluate to numbers (see `evaluate_number`), which decides:
+///      `number`: within relative tolerance `rel_tol` (1e-4, Qwen's `math_equal`), except that
+///      two integers must be equal exactly; `percent`: exactly one side is a percentage and x%
+///      matches x/100 (so 50% == 0.5 == 50); `precision`: one side is a decimal literal with
+///      k >= 2 decimals and the other an exact value (no decimal point) that rounds to it at k
+///      decimals (1.73 == \sqrt{3}, 0.333 == \frac{1}{3}; 1.7 is too coarse to claim \sqrt{3});
+///   4. `decimal_comma`: one side is "d,dd" (a comma not followed by exactly three digits, so not
+///      thousands) and the other a number equal to it with the comma read as a decimal point;
+///   5. sequences: `matrix` (cell by cell), `tuple` / `interval` (same brackets, element by
+///      element: [0,1) is not (0,1)), `set` ({a,b} and bare lists "a,b" as multisets: order
+///      ignored, so "x=1,x=2" matches "2,1");
+///   6. `union`: both are unions (\cup) of the same parts in any order;
+///   7. `equation`: both "l=r" with equivalent sides (either way round); `variable_value`: one
+///      side "v=e" with a name of at most two characters and e equivalent to the other side;
+///   8. `inequality`: both are relation chains (<, >, \le, \ge, \ne) that agree once written
+///      with < and \le (x>2 == 2<x); `inequality_interval`: a chain bounding a single letter on
+///      one side and the interval it describes on the other (x\ge2 == [2,\infty));
+///   9. `symbolic`: both parse as expressions (math.hpp) with the same value at fixed points of
+///      their symbols: (x+1)^2 == x^2+2x+1, a+b == b+a, \sin^2x+\cos^2x == 1, e^{i\pi} == -1;
+///      tolerance 1e-9 relative, `rel_tol` when a side has a decimal literal;
+///  10. `braces`: the strings are equal after removing every '{' and '}'.
+/// Otherwise `none` (not equivalent).
 ///
-/// What it cannot decide (there is no computer algebra system): symbolic identities such as
-/// x^2-1 vs (x-1)(x+1), sin^2+cos^2 vs 1, or reordered sums with variables (1+\sqrt{2} vs
-/// \sqrt{2}+1 IS decided, being numeric; a+b vs b+a is not); numeric values of functions other
-/// than \sqrt, ^, \pi (no \sin, \log, e); complex numbers (6+9i compares as a string); units
-/// other than the removed unit words; answers whose meaning depends on the question (a
-/// multiple-choice letter vs the option's text).
+/// Limits: no general computer algebra (identities are tested numerically, math.hpp says how);
+/// \infty only compares as text; units other than the removed unit words; answers whose meaning
+/// depends on the question (a multiple-choice letter vs the option's text); a bare "1,5" is a
+/// list unless the other side is a single number. Time per comparison is bounded: expressions
+/// over math::kMaxChars characters are not parsed, recursion stops at depth 16.
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -27,6 +41,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ttsearch/answer/math.hpp"
 #include "ttsearch/answer/normalize.hpp"
 
 namespace ttsearch::answer {
@@ -290,86 +305,21 @@ inline std::optional<double> evaluate_number(std::string_view normalized) {
   return detail::NumberParser(normalized).parse();
 }
 
+/// Doubles represent every integer below this (2^53) exactly, and not all above it.
+inline constexpr double kExactInteger = 9007199254740992.0;
+
 /// Numeric equality: two integers (exactly representable, |x| < 2^53) are equal only when equal
 /// (32349 is not 32348, 120006 is not 120000); otherwise within relative tolerance `rel_tol`
 /// (decimals, fractions, roots: 0.3333 vs 1/3).
 inline bool numbers_close(double a, double b, double rel_tol) {
   if (a == b) return true;
-  constexpr double kExact = 9007199254740992.0;  // 2^53
   // an integer, or a value within float rounding of one (1.20006 \times 10^5 is 120006)
   const auto integral = [](double x) {
-    return std::isfinite(x) && std::fabs(x) < kExact && std::fabs(x - std::round(x)) <= 1e-9 * std::max(1.0, std::fabs(x));
+    return std::isfinite(x) && std::fabs(x) < kExactInteger && std::fabs(x - std::round(x)) <= 1e-9 * std::max(1.0, std::fabs(x));
   };
   if (integral(a) && integral(b)) return std::round(a) == std::round(b);
   return std::fabs(a - b) <= rel_tol * std::max(std::fabs(a), std::fabs(b));
 }
-
-inline bool equivalent_normalized(std::string_view a, std::string_view b, const EquivalenceOptions& opt = {},
-                                  int depth = 0);
-
-namespace detail {
-
-inline bool sequences_equivalent(std::string_view a, std::string_view b, const EquivalenceOptions& opt, int depth) {
-  // matrices
-  constexpr std::string_view kBegin = "\\begin{pmatrix}", kEnd = "\\end{pmatrix}";
-  auto matrix_body = [&](std::string_view s) -> std::optional<std::string_view> {
-    if (s.starts_with(kBegin) && s.ends_with(kEnd)) return s.substr(kBegin.size(), s.size() - kBegin.size() - kEnd.size());
-    return std::nullopt;
-  };
-  if (auto ma = matrix_body(a), mb = matrix_body(b); ma && mb) {
-    auto split_rows = [](std::string_view m) {
-      std::vector<std::vector<std::string_view>> rows;
-      std::size_t start = 0;
-      while (true) {
-        const std::size_t p = m.find("\\\\", start);
-        std::string_view row = m.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start);
-        if (!row.empty()) rows.push_back(split_top_level(row, '&'));
-        if (p == std::string_view::npos) break;
-        start = p + 2;
-      }
-      return rows;
-    };
-    const auto ra = split_rows(*ma), rb = split_rows(*mb);
-    if (ra.size() != rb.size()) return false;
-    for (std::size_t r = 0; r < ra.size(); ++r) {
-      if (ra[r].size() != rb[r].size()) return false;
-      for (std::size_t c = 0; c < ra[r].size(); ++c) {
-        if (!equivalent_normalized(ra[r][c], rb[r][c], opt, depth + 1)) return false;
-      }
-    }
-    return true;
-  }
-  const bool wa = wrapped(a), wb = wrapped(b);
-  char oa = wa ? a.front() : '\0', ca = wa ? a.back() : '\0';
-  char ob = wb ? b.front() : '\0', cb = wb ? b.back() : '\0';
-  std::string_view ia = wa ? a.substr(1, a.size() - 2) : a;
-  std::string_view ib = wb ? b.substr(1, b.size() - 2) : b;
-  const auto pa = split_top_level(ia, ','), pb = split_top_level(ib, ',');
-  if (pa.size() != pb.size()) return false;
-  if (pa.size() < 2 && !(wa && wb)) return false;  // not sequences
-  const bool set_a = !wa || oa == '{', set_b = !wb || ob == '{';
-  if (set_a && set_b) {  // sets / bare lists: multiset match
-    std::vector<bool> used(pb.size(), false);
-    for (const auto& x : pa) {
-      bool matched = false;
-      for (std::size_t j = 0; j < pb.size() && !matched; ++j) {
-        if (!used[j] && equivalent_normalized(x, pb[j], opt, depth + 1)) used[j] = matched = true;
-      }
-      if (!matched) return false;
-    }
-    return true;
-  }
-  // tuples / intervals: brackets must agree (a bare list also matches a parenthesised tuple)
-  const bool brackets_ok = (wa && wb && oa == ob && ca == cb) ||
-                           (!wa && wb && ob == '(' && cb == ')') || (wa && !wb && oa == '(' && ca == ')');
-  if (!brackets_ok) return false;
-  for (std::size_t i = 0; i < pa.size(); ++i) {
-    if (!equivalent_normalized(pa[i], pb[i], opt, depth + 1)) return false;
-  }
-  return true;
-}
-
-}  // namespace detail
 
 /// A plain integer literal ("-0012", "12345678901234567") in canonical form ("-12"), else nullopt:
 /// integers of any size compare digit by digit, never through a double.
@@ -390,29 +340,294 @@ inline std::optional<std::string> plain_integer(std::string_view s) {
   return out;
 }
 
-/// Equivalence of two already-normalised answers (rules at the top of this file).
-inline bool equivalent_normalized(std::string_view a, std::string_view b, const EquivalenceOptions& opt, int depth) {
-  if (depth > 16) return false;
-  if (a.empty() || b.empty()) return a.empty() && b.empty();
-  if (detail::iequal(a, b)) return true;
-  if (const auto ia = plain_integer(a), ib = plain_integer(b); ia && ib) return *ia == *ib;
-  const auto va = evaluate_number(a), vb = evaluate_number(b);
-  if (va && vb) {
-    const bool pa = a.back() == '%', pb = b.back() == '%';
-    if (numbers_close(*va, *vb, opt.rel_tol)) return true;
-    if (pa != pb) {
-      return pa ? numbers_close(*va / 100.0, *vb, opt.rel_tol) : numbers_close(*va, *vb / 100.0, opt.rel_tol);
-    }
-    return false;
+/// The outcome of an equivalence test and the rule that decided it (see the top of this file).
+struct Decision {
+  bool equal = false;
+  std::string_view rule = "none";
+};
+
+inline Decision decide_equivalence(std::string_view a, std::string_view b, const EquivalenceOptions& opt = {},
+                                   int depth = 0);
+
+inline bool equivalent_normalized(std::string_view a, std::string_view b, const EquivalenceOptions& opt = {},
+                                  int depth = 0) {
+  return decide_equivalence(a, b, opt, depth).equal;
+}
+
+namespace detail {
+
+/// The number of decimals of a plain decimal literal ("-1.730" -> 3), else nullopt.
+inline std::optional<int> stated_decimals(std::string_view s) {
+  if (!s.empty() && s.front() == '-') s.remove_prefix(1);
+  const std::size_t dot = s.find('.');
+  if (dot == std::string_view::npos || dot == 0) return std::nullopt;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i != dot && !is_digit(s[i])) return std::nullopt;
   }
-  if (detail::sequences_equivalent(a, b, opt, depth)) return true;
+  if (dot + 1 >= s.size()) return std::nullopt;
+  return static_cast<int>(s.size() - dot - 1);
+}
+
+/// True when `s` writes a value inexactly: a decimal point or scientific notation (1e+20).
+inline bool inexact_literal(std::string_view s) {
+  if (s.find('.') != std::string_view::npos) return true;
+  for (std::size_t i = 1; i + 1 < s.size(); ++i) {
+    if ((s[i] == 'e' || s[i] == 'E') && is_digit(s[i - 1]) &&
+        (is_digit(s[i + 1]) || ((s[i + 1] == '-' || s[i + 1] == '+') && i + 2 < s.size() && is_digit(s[i + 2])))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Two numbers (`va` the value of `a`, `vb` of `b`): rule 3.
+inline Decision numbers_decision(std::string_view a, double va, std::string_view b, double vb, const EquivalenceOptions& opt) {
+  // exact values beyond 2^53 have no exact double: distinct integers there (2^{100} vs
+  // 2^{100}+1) would round together, so they are not called equal
+  const bool exact_a = !inexact_literal(a), exact_b = !inexact_literal(b);
+  if ((std::fabs(va) >= kExactInteger || std::fabs(vb) >= kExactInteger) && exact_a && exact_b) {
+    return {false, "number"};
+  }
+  if (numbers_close(va, vb, opt.rel_tol)) return {true, "number"};
+  const bool pa = a.back() == '%', pb = b.back() == '%';
+  if (pa != pb) {
+    const bool eq = pa ? numbers_close(va / 100.0, vb, opt.rel_tol) : numbers_close(va, vb / 100.0, opt.rel_tol);
+    return {eq, "percent"};
+  }
+  if (!pa) {
+    // a decimal of k >= 2 decimals against an exact value: equal when the value rounds to it
+    const auto ka = stated_decimals(a), kb = stated_decimals(b);
+    if ((ka && *ka >= 2 && exact_b) || (kb && *kb >= 2 && exact_a)) {
+      const int k = ka ? *ka : *kb;
+      const double decimal = ka ? va : vb, exact = ka ? vb : va;
+      const double half_unit = 0.5 * std::pow(10.0, -k);
+      return {std::fabs(exact - decimal) <= half_unit * (1.0 + 1e-9), "precision"};
+    }
+  }
+  return {false, "number"};
+}
+
+/// "2,74" -> "2.74": one comma between digits, not followed by exactly three digits.
+inline std::optional<std::string> decimal_comma(std::string_view s) {
+  const std::size_t comma = s.find(',');
+  if (comma == std::string_view::npos || s.find(',', comma + 1) != std::string_view::npos) return std::nullopt;
+  std::string_view whole = s.substr(0, comma), frac = s.substr(comma + 1);
+  if (!whole.empty() && whole.front() == '-') whole.remove_prefix(1);
+  if (whole.empty() || frac.empty() || frac.size() == 3) return std::nullopt;
+  for (char c : whole) if (!is_digit(c)) return std::nullopt;
+  for (char c : frac) if (!is_digit(c)) return std::nullopt;
+  std::string out(s);
+  out[comma] = '.';
+  return out;
+}
+
+/// Splits `s` at `token` where it stands outside any (), [], {} (a command token such as \cup
+/// must not run on into letters: "\cup" does not split "\cupcake").
+inline std::vector<std::string_view> split_top_level_token(std::string_view s, std::string_view token) {
+  std::vector<std::string_view> parts;
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    if (c == ')' || c == ']' || c == '}') --depth;
+    if (depth == 0 && s.substr(i, token.size()) == token &&
+        !(token.size() > 1 && token[0] == '\\' && std::isalpha(static_cast<unsigned char>(token[1])) &&
+          i + token.size() < s.size() && std::isalpha(static_cast<unsigned char>(s[i + token.size()])))) {
+      parts.push_back(s.substr(start, i - start));
+      start = i + token.size();
+      i = start - 1;
+    }
+  }
+  parts.push_back(s.substr(start));
+  return parts;
+}
+
+/// A relation chain "a<b\le c": sides and operators, written with < and \le only (a chain with
+/// > or \ge is reversed). Nullopt when `s` has no top-level <, >, \le, \ge, \ne, or mixes
+/// directions.
+struct Relation {
+  std::vector<std::string_view> sides;
+  std::vector<std::string_view> ops;  // "<", "\le", "\ne"
+};
+
+inline std::optional<Relation> parse_relation(std::string_view s) {
+  Relation r;
+  int depth = 0, up = 0, down = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    if (c == ')' || c == ']' || c == '}') --depth;
+    if (depth != 0) continue;
+    std::string_view op;
+    std::size_t len = 0;
+    // \le etc.; spaces were removed, so "x \ge y" reads "x\gey": one letter may follow
+    const auto command = [&](std::string_view name) {
+      if (s.substr(i, name.size()) != name) return false;
+      std::size_t run = 0;
+      while (i + name.size() + run < s.size() && std::isalpha(static_cast<unsigned char>(s[i + name.size() + run]))) ++run;
+      return run <= 1 && !(run == 1 && (s[i + name.size()] == 'q' || s[i + name.size()] == 'g'));
+    };
+    if (c == '<') { op = "<"; len = 1; ++up; }
+    else if (c == '>') { op = ">"; len = 1; ++down; }
+    else if (command("\\lt")) { op = "<"; len = 3; ++up; }
+    else if (command("\\gt")) { op = ">"; len = 3; ++down; }
+    else if (command("\\le")) { op = "\\le"; len = 3; ++up; }
+    else if (command("\\ge")) { op = "\\ge"; len = 3; ++down; }
+    else if (command("\\ne")) { op = "\\ne"; len = 3; }
+    else continue;
+    r.sides.push_back(s.substr(start, i - start));
+    r.ops.push_back(op);
+    start = i + len;
+    i = start - 1;
+  }
+  if (r.ops.empty() || (up > 0 && down > 0)) return std::nullopt;
+  r.sides.push_back(s.substr(start));
+  for (const auto side : r.sides) if (side.empty() || side.find('=') != std::string_view::npos) return std::nullopt;
+  if (down > 0) {
+    std::reverse(r.sides.begin(), r.sides.end());
+    std::reverse(r.ops.begin(), r.ops.end());
+    for (auto& op : r.ops) op = op == ">" ? "<" : op == "\\ge" ? "\\le" : op;
+  }
+  return r;
+}
+
+/// The interval a chain bounding one letter describes: x<2 -> (-\infty,2), 1\le x<3 -> [1,3).
+inline std::optional<std::string> relation_interval(const Relation& r) {
+  const auto letter = [](std::string_view v) { return v.size() == 1 && std::isalpha(static_cast<unsigned char>(v[0])); };
+  const auto open = [](std::string_view op) { return op == "<"; };
+  if (std::find(r.ops.begin(), r.ops.end(), "\\ne") != r.ops.end()) return std::nullopt;
+  if (r.sides.size() == 3 && letter(r.sides[1])) {
+    return std::string(open(r.ops[0]) ? "(" : "[") + std::string(r.sides[0]) + "," + std::string(r.sides[2]) +
+           (open(r.ops[1]) ? ")" : "]");
+  }
+  if (r.sides.size() != 2) return std::nullopt;
+  if (letter(r.sides[0]) && !letter(r.sides[1])) {
+    return "(-\\infty," + std::string(r.sides[1]) + (open(r.ops[0]) ? ")" : "]");
+  }
+  if (letter(r.sides[1]) && !letter(r.sides[0])) {
+    return std::string(open(r.ops[0]) ? "(" : "[") + std::string(r.sides[0]) + ",\\infty)";
+  }
+  return std::nullopt;
+}
+
+/// Multiset match: every part of `pa` pairs with a distinct equivalent part of `pb`.
+inline bool same_multiset(const std::vector<std::string_view>& pa, const std::vector<std::string_view>& pb,
+                          const EquivalenceOptions& opt, int depth) {
+  if (pa.size() != pb.size()) return false;
+  std::vector<bool> used(pb.size(), false);
+  for (const auto& x : pa) {
+    bool matched = false;
+    for (std::size_t j = 0; j < pb.size() && !matched; ++j) {
+      if (!used[j] && equivalent_normalized(x, pb[j], opt, depth + 1)) used[j] = matched = true;
+    }
+    if (!matched) return false;
+  }
+  return true;
+}
+
+constexpr std::string_view kMatrixBegin = "\\begin{pmatrix}", kMatrixEnd = "\\end{pmatrix}";
+
+inline std::optional<std::string_view> matrix_body(std::string_view s) {
+  if (s.starts_with(kMatrixBegin) && s.ends_with(kMatrixEnd) && s.size() >= kMatrixBegin.size() + kMatrixEnd.size()) {
+    return s.substr(kMatrixBegin.size(), s.size() - kMatrixBegin.size() - kMatrixEnd.size());
+  }
+  return std::nullopt;
+}
+
+inline std::vector<std::vector<std::string_view>> matrix_rows(std::string_view m) {
+  std::vector<std::vector<std::string_view>> rows;
+  for (const auto row : split_top_level_token(m, "\\\\")) {
+    if (!row.empty()) rows.push_back(split_top_level(row, '&'));
+  }
+  return rows;
+}
+
+/// Rule 5: matrices, tuples, intervals, sets and bare lists. Decides only when both sides are
+/// sequences of the same kind; `rule` is "" otherwise.
+inline Decision sequences_decision(std::string_view a, std::string_view b, const EquivalenceOptions& opt, int depth) {
+  if (auto ma = matrix_body(a), mb = matrix_body(b); ma && mb) {
+    const auto ra = matrix_rows(*ma), rb = matrix_rows(*mb);
+    if (ra.size() != rb.size()) return {false, "matrix"};
+    for (std::size_t r = 0; r < ra.size(); ++r) {
+      if (ra[r].size() != rb[r].size()) return {false, "matrix"};
+      for (std::size_t c = 0; c < ra[r].size(); ++c) {
+        if (!equivalent_normalized(ra[r][c], rb[r][c], opt, depth + 1)) return {false, "matrix"};
+      }
+    }
+    return {true, "matrix"};
+  }
+  const bool wa = wrapped(a), wb = wrapped(b);
+  const char oa = wa ? a.front() : '\0', ca = wa ? a.back() : '\0';
+  const char ob = wb ? b.front() : '\0', cb = wb ? b.back() : '\0';
+  const std::string_view ia = wa ? a.substr(1, a.size() - 2) : a;
+  const std::string_view ib = wb ? b.substr(1, b.size() - 2) : b;
+  const auto pa = split_top_level(ia, ','), pb = split_top_level(ib, ',');
+  if (pa.size() != pb.size()) return {false, ""};
+  if (pa.size() < 2 && !(wa && wb)) return {false, ""};  // not sequences
+  const bool set_a = !wa || oa == '{', set_b = !wb || ob == '{';
+  if (set_a && set_b) return {same_multiset(pa, pb, opt, depth), "set"};
+  // tuples / intervals: brackets must agree (a bare list also matches a parenthesised tuple)
+  const bool brackets_ok = (wa && wb && oa == ob && ca == cb) ||
+                           (!wa && wb && ob == '(' && cb == ')') || (wa && !wb && oa == '(' && ca == ')');
+  const std::string_view rule = (oa == '(' && ca == ')') || (ob == '(' && cb == ')') ? "tuple" : "interval";
+  if (!brackets_ok) return {false, ""};
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    if (!equivalent_normalized(pa[i], pb[i], opt, depth + 1)) return {false, rule};
+  }
+  return {true, rule};
+}
+
+/// Rule 9: the numeric identity test of math.hpp on two parsed expressions.
+inline std::optional<bool> symbolic_equal(std::string_view a, std::string_view b, const EquivalenceOptions& opt) {
+  const auto pa = math::parse(a);
+  if (!pa) return std::nullopt;
+  const auto pb = math::parse(b);
+  if (!pb) return std::nullopt;
+  if (pa->symbols.empty() && pb->symbols.empty()) {
+    // integers too large for a double are not told apart by value (2^{100} vs 2^{100}+1)
+    const auto x = math::evaluate(*pa, {}), y = math::evaluate(*pb, {});
+    if (std::fabs(x.real()) >= kExactInteger || std::fabs(y.real()) >= kExactInteger) return std::nullopt;
+  }
+  return math::same_value(*pa, *pb, pa->has_decimal || pb->has_decimal ? opt.rel_tol : 1e-9);
+}
+
+}  // namespace detail
+
+/// Equivalence of two already-normalised answers, with the rule that decided (rules at the top
+/// of this file).
+inline Decision decide_equivalence(std::string_view a, std::string_view b, const EquivalenceOptions& opt, int depth) {
+  if (depth > 16) return {false, "depth"};
+  if (a.empty() || b.empty()) return {a.empty() && b.empty(), "empty"};
+  if (detail::iequal(a, b)) return {true, "string"};
+  if (const auto ia = plain_integer(a), ib = plain_integer(b); ia && ib) return {*ia == *ib, "integer"};
+  const auto va = evaluate_number(a), vb = evaluate_number(b);
+  if (va && vb) return detail::numbers_decision(a, *va, b, *vb, opt);
+  // 4. decimal comma against a number
+  if (va || vb) {
+    const auto comma = detail::decimal_comma(va ? b : a);
+    if (comma) {
+      if (const auto vc = evaluate_number(*comma); vc && numbers_close(*vc, va ? *va : *vb, opt.rel_tol)) {
+        return {true, "decimal_comma"};
+      }
+    }
+  }
+  // 5. sequences
+  if (const auto d = detail::sequences_decision(a, b, opt, depth); d.equal) return d;
+  // 6. unions
+  {
+    const auto ua = detail::split_top_level_token(a, "\\cup"), ub = detail::split_top_level_token(b, "\\cup");
+    if (ua.size() >= 2 && ub.size() >= 2 && detail::same_multiset(ua, ub, opt, depth)) return {true, "union"};
+  }
+  // 7. equations
   const std::size_t ea = a.find('='), eb = b.find('=');
   if (ea != std::string_view::npos && eb != std::string_view::npos && a.find('=', ea + 1) == std::string_view::npos &&
       b.find('=', eb + 1) == std::string_view::npos) {
     const auto la = a.substr(0, ea), ra = a.substr(ea + 1), lb = b.substr(0, eb), rb = b.substr(eb + 1);
     if ((equivalent_normalized(la, lb, opt, depth + 1) && equivalent_normalized(ra, rb, opt, depth + 1)) ||
         (equivalent_normalized(la, rb, opt, depth + 1) && equivalent_normalized(ra, lb, opt, depth + 1))) {
-      return true;
+      return {true, "equation"};
     }
   }
   // one side "v=expr" with a short variable name: compare expr with the other side
@@ -420,11 +635,31 @@ inline bool equivalent_normalized(std::string_view a, std::string_view b, const 
     const std::string_view eqn = ea != std::string_view::npos ? a : b, other = ea != std::string_view::npos ? b : a;
     const std::size_t e = std::min(ea, eb);
     if (eqn.find('=', e + 1) == std::string_view::npos) {
-      if (e <= 2 && equivalent_normalized(eqn.substr(e + 1), other, opt, depth + 1)) return true;
-      if (eqn.size() - e - 1 <= 2 && equivalent_normalized(eqn.substr(0, e), other, opt, depth + 1)) return true;
+      if (e <= 2 && equivalent_normalized(eqn.substr(e + 1), other, opt, depth + 1)) return {true, "variable_value"};
+      if (eqn.size() - e - 1 <= 2 && equivalent_normalized(eqn.substr(0, e), other, opt, depth + 1)) {
+        return {true, "variable_value"};
+      }
     }
   }
-  return detail::iequal(detail::strip_braces(a), detail::strip_braces(b));
+  // 8. inequalities, and an inequality against the interval it describes
+  {
+    const auto ra = detail::parse_relation(a), rb = detail::parse_relation(b);
+    if (ra && rb && ra->ops == rb->ops && ra->sides.size() == rb->sides.size()) {
+      bool same = true;
+      for (std::size_t i = 0; i < ra->sides.size() && same; ++i) {
+        same = equivalent_normalized(ra->sides[i], rb->sides[i], opt, depth + 1);
+      }
+      if (same) return {true, "inequality"};
+    }
+    if ((ra != std::nullopt) != (rb != std::nullopt)) {
+      const auto interval = detail::relation_interval(ra ? *ra : *rb);
+      if (interval && equivalent_normalized(*interval, ra ? b : a, opt, depth + 1)) return {true, "inequality_interval"};
+    }
+  }
+  // 9. symbolic identity
+  if (detail::symbolic_equal(a, b, opt).value_or(false)) return {true, "symbolic"};
+  if (detail::iequal(detail::strip_braces(a), detail::strip_braces(b))) return {true, "braces"};
+  return {false, "none"};
 }
 
 /// Equivalence of two raw answers (each normalised first).
@@ -436,8 +671,10 @@ inline bool answers_equivalent(std::string_view a, std::string_view b, const Equ
 /// with the reference (itself normalised; a reference that contains \boxed is extracted first).
 struct Grade {
   std::string extracted;
-  std::string normalized;
-  std::string rule;
+  std::string normalized;            ///< the response's answer, normalised
+  std::string rule;                  ///< the extraction rule (extract.hpp)
+  std::string reference_normalized;  ///< the reference's answer, normalised
+  std::string decided_by;            ///< the equivalence rule that decided (Decision::rule)
   bool correct = false;
 };
 
@@ -452,8 +689,63 @@ inline Grade grade(std::string_view response, std::string_view reference, const 
       ref.find("####") != std::string::npos) {
     ref = extract_answer(ref).answer;  // a whole reference solution: take its final answer
   }
-  g.correct = e.found() && equivalent_normalized(g.normalized, normalize_answer(ref), opt);
+  g.reference_normalized = normalize_answer(ref);
+  if (!e.found()) {
+    g.decided_by = "no_answer";
+    return g;
+  }
+  const Decision d = decide_equivalence(g.normalized, g.reference_normalized, opt);
+  g.correct = d.equal;
+  g.decided_by = std::string(d.rule);
   return g;
+}
+
+/// The parsed form of a normalised answer, for explanations: an S-expression of its structure
+/// ((interval [ 0 1 )), (set 1 2), (< 2 x), (= x 3), (matrix (row 1 2)), (+ 1 (* 2 (sqrt 3))))
+/// or (text "...") when no rule parses it.
+inline std::string describe(std::string_view s, int depth = 0) {
+  const auto quoted = [](std::string_view t) { return "(text \"" + std::string(t) + "\")"; };
+  if (depth > 8 || s.empty()) return quoted(s);
+  const auto list = [&](std::string_view head, const std::vector<std::string_view>& parts) {
+    std::string out = "(" + std::string(head);
+    for (const auto p : parts) out += " " + describe(p, depth + 1);
+    return out + ")";
+  };
+  if (s.back() == '%' && s.size() > 1) return "(percent " + describe(s.substr(0, s.size() - 1), depth + 1) + ")";
+  if (const auto m = detail::matrix_body(s)) {
+    std::string out = "(matrix";
+    for (const auto& row : detail::matrix_rows(*m)) out += " " + list("row", row);
+    return out + ")";
+  }
+  if (const auto u = detail::split_top_level_token(s, "\\cup"); u.size() >= 2) return list("union", u);
+  if (detail::wrapped(s)) {
+    const auto parts = detail::split_top_level(s.substr(1, s.size() - 2), ',');
+    if (s.front() == '{') return list("set", parts);
+    if (parts.size() >= 2) {
+      if (s.front() == '(' && s.back() == ')') return list("tuple", parts);
+      const auto end = [](char c) { return c == '(' || c == ')' ? "open" : "closed"; };
+      return list(std::string("interval ") + end(s.front()) + "-" + end(s.back()), parts);
+    }
+  }
+  if (const auto parts = detail::split_top_level(s, ','); parts.size() >= 2) return list("list", parts);
+  if (const auto eq = s.find('='); eq != std::string_view::npos && s.find('=', eq + 1) == std::string_view::npos) {
+    return list("=", {s.substr(0, eq), s.substr(eq + 1)});
+  }
+  if (const auto r = detail::parse_relation(s)) {
+    std::string out = "(" + std::string(r->ops.front());
+    for (std::size_t i = 0; i < r->sides.size(); ++i) {
+      if (i > 0 && r->ops[i - 1] != r->ops.front()) out += " " + std::string(r->ops[i - 1]);
+      out += " " + describe(r->sides[i], depth + 1);
+    }
+    return out + ")";
+  }
+  if (const auto e = math::parse(s)) return math::to_string(*e);
+  return quoted(s);
+}
+
+/// Equivalence of two raw answers with the rule that decided (each normalised first).
+inline Decision explain_equivalence(std::string_view a, std::string_view b, const EquivalenceOptions& opt = {}) {
+  return decide_equivalence(normalize_answer(a), normalize_answer(b), opt);
 }
 
 }  // namespace ttsearch::answer

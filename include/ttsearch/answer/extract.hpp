@@ -8,7 +8,12 @@
 ///   3. GSM8K: the text after the last "#### " up to the end of its line
 ///   4. after the last "the answer is" (any case), then after the last "final answer is"
 ///   5. after the last "A: " at the start of a line, to the end of that line
-///   6. the last number in the text (commas in numbers such as 1,000 removed)
+///   6. `math_span`: the last math span, \(...\), \[...\], $$...$$ or $...$ (a single $ follows
+///      Pandoc's rule: no space right inside either $, no digit right after the closing one, so
+///      "$5 and $10" is money, not math); of a span without top-level commas, the right-hand
+///      side of its last top-level '=' ("$k = \frac{1}{3}$" gives \frac{1}{3}; "$x=1, x=2$" is
+///      kept whole)
+///   7. the last number in the text (commas in numbers such as 1,000 removed)
 /// The extracted string is trimmed, a leading ':' and trailing '.' are dropped and an enclosing
 /// $...$ is removed. It is NOT normalised: see normalize.hpp.
 #include <cctype>
@@ -20,7 +25,7 @@ namespace ttsearch::answer {
 
 struct Extraction {
   std::string answer;      ///< the extracted answer, "" when no rule matched
-  std::string_view rule;   ///< which rule matched: minerva, boxed, gsm8k, answer_is, a_colon, last_number, none
+  std::string_view rule;   ///< which rule matched: minerva, boxed, gsm8k, answer_is, a_colon, math_span, last_number, none
   [[nodiscard]] bool found() const noexcept { return rule != "none"; }
 };
 
@@ -133,6 +138,61 @@ inline std::optional<std::string> last_number(std::string_view s) {
   return found;
 }
 
+/// The content of the last math span of `s` (rule 6 at the top of this file), or nullopt.
+inline std::optional<std::string_view> last_math_span(std::string_view s) {
+  std::optional<std::string_view> last;
+  std::size_t i = 0;
+  const auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  while (i < s.size()) {
+    if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == '(' || s[i + 1] == '[')) {
+      const std::size_t e = s.find(s[i + 1] == '(' ? "\\)" : "\\]", i + 2);
+      if (e == std::string_view::npos) {
+        i += 2;
+        continue;
+      }
+      last = s.substr(i + 2, e - i - 2);
+      i = e + 2;
+    } else if (s[i] == '\\') {
+      i += 2;  // an escaped character (\$ is money)
+    } else if (s[i] == '$' && i + 1 < s.size() && s[i + 1] == '$') {
+      const std::size_t e = s.find("$$", i + 2);
+      if (e == std::string_view::npos) {
+        i += 2;
+        continue;
+      }
+      last = s.substr(i + 2, e - i - 2);
+      i = e + 2;
+    } else if (s[i] == '$' && i + 1 < s.size() && !space(s[i + 1])) {
+      std::size_t e = i + 1;
+      while (e < s.size() && s[e] != '$') e += s[e] == '\\' ? 2 : 1;
+      if (e < s.size() && !space(s[e - 1]) && !(e + 1 < s.size() && is_digit(s[e + 1]))) {
+        last = s.substr(i + 1, e - i - 1);
+        i = e + 1;
+      } else {
+        ++i;
+      }
+    } else {
+      ++i;
+    }
+  }
+  return last;
+}
+
+/// The answer in a math span: the right-hand side of its last top-level '=' when the span has no
+/// top-level comma, else the whole span.
+inline std::string_view math_span_answer(std::string_view span) {
+  int depth = 0;
+  std::size_t last_eq = std::string_view::npos;
+  for (std::size_t i = 0; i < span.size(); ++i) {
+    const char c = span[i];
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    if (c == ')' || c == ']' || c == '}') --depth;
+    if (depth == 0 && c == ',') return span;
+    if (depth == 0 && c == '=') last_eq = i;
+  }
+  return last_eq == std::string_view::npos ? span : span.substr(last_eq + 1);
+}
+
 }  // namespace detail
 
 /// The content of the last \boxed{...} / \fbox{...} in `text`, or nullopt.
@@ -203,7 +263,12 @@ inline Extraction extract_answer(std::string_view input) {
     }
     if (pos == 0) break;
   }
-  // 6. The last number.
+  // 6. The last math span.
+  if (const auto span = detail::last_math_span(s)) {
+    auto a = detail::clean(detail::math_span_answer(*span));
+    if (!a.empty()) return {a, "math_span"};
+  }
+  // 7. The last number.
   if (auto n = detail::last_number(s)) return {*n, "last_number"};
   return {"", "none"};
 }

@@ -35,7 +35,6 @@ inline AnswerGroups group_normalized(std::span<const std::string> normalized, co
   struct Rep {
     std::string_view text;
     std::optional<double> value;
-    bool percent;
   };
   std::vector<Rep> reps;
   for (std::size_t i = 0; i < normalized.size(); ++i) {
@@ -46,14 +45,13 @@ inline AnswerGroups group_normalized(std::span<const std::string> normalized, co
       group = it->second;
     } else {
       const auto value = evaluate_number(s);
-      const bool percent = !s.empty() && s.back() == '%';
       for (std::size_t r = 0; r < reps.size() && group < 0; ++r) {
         const Rep& rep = reps[r];
         bool eq;
         if (const auto ia = plain_integer(s), ib = plain_integer(rep.text); ia && ib) {
           eq = *ia == *ib;  // integers of any size, digit by digit
-        } else if (value && rep.value && percent == rep.percent) {
-          eq = numbers_close(*value, *rep.value, opt.rel_tol);  // fast path: both plain numbers
+        } else if (value && rep.value) {
+          eq = detail::numbers_decision(s, *value, rep.text, *rep.value, opt).equal;  // fast path: both numbers
         } else {
           eq = equivalent_normalized(s, rep.text, opt);
         }
@@ -61,7 +59,7 @@ inline AnswerGroups group_normalized(std::span<const std::string> normalized, co
       }
       if (group < 0) {
         group = static_cast<std::int32_t>(reps.size());
-        reps.push_back({s, value, percent});
+        reps.push_back({s, value});
         g.members.emplace_back();
         g.representative.emplace_back(s);
       }

@@ -1,8 +1,8 @@
 #pragma once
 /// Answer normalisation: Qwen2.5-Math's `strip_string` (formats.md section 6.2), in order, with
 /// these deliberate differences (each fixes a bug of the Python rule):
-///   - "and" is replaced as a WORD by ',' (Qwen deletes every substring "and", turning
-///     "1 and 2" into "12" and mangling \land);
+///   - "and" and "or" are replaced as WORDS by ',' (Qwen deletes every substring "and", turning
+///     "1 and 2" into "12" and mangling \land; "x = 1 or x = 2" lists two answers);
 ///   - a percent sign is kept as a trailing '%' so equivalence can compare 50% with 0.5 exactly
 ///     once; Qwen deletes it and then tries x100 and /100 on every number;
 ///   - "j" is not rewritten to "i" (it breaks answers that use j as a variable);
@@ -270,6 +270,7 @@ inline std::string normalize_answer(std::string_view input) {
   }
 
   detail::replace_word(s, "and", ",");
+  detail::replace_word(s, "or", ",");  // "x = 1 or x = 2": several answers
   // 11. " ." -> " 0.", "{." -> "{0."
   replace_all(s, " .", " 0.");
   replace_all(s, "{.", "{0.");

@@ -1,0 +1,610 @@
+#pragma once
+/// A parsed representation of scalar math in normalised answers (normalize.hpp), and an identity
+/// test on it.
+///
+/// Grammar (LaTeX and plain math; whitespace is ignored, as normalisation removes it):
+///   expr    := term (('+' | '-') term)*
+///   term    := unary (('*' | '\cdot' | '\times' | '/' | '\div') unary | implicit-product unary)*
+///   unary   := ('-' | '+') unary | postfix
+///   postfix := primary ('^' exponent)* '!'*
+///   primary := number | letter ('_' sub)? | \pi | e | i | \infty | greek letter | (expr) | {expr}
+///            | |expr| | \frac arg arg | \sqrt[expr]? arg | \binom arg arg
+///            | function ('^' exponent)? ('_' base, for \log)? argument
+///   function:= \sin \cos \tan \cot \sec \csc \arcsin \arccos \arctan \sinh \cosh \tanh \ln \log
+///              \exp (also without the backslash); `\sin2x` is sin(2x), `\sin^2x` is sin(x)^2,
+///              `\log_28` is log base 2 of 8 (a subscript is one character unless braced)
+/// A run of three or more letters that is not a function name is text, not a product ("Evelyn"
+/// is not E*v*e*l*y*n), and makes the parse fail; so does anything else outside the grammar.
+/// Limits (bounded time per comparison): at most kMaxChars characters, kMaxNodes nodes and
+/// kMaxDepth nesting; beyond them the parse fails and callers fall back to string rules.
+///
+/// Identity test (`same_value`), instead of a computer algebra system: both expressions are
+/// evaluated in complex double arithmetic at kPoints fixed points of their free symbols (each
+/// symbol gets a different value in [0.35, 2.35] at each point) and must agree at every point
+/// where both are finite (at least two such points; one when there are no symbols). A polynomial
+/// identity that fails is non-zero almost everywhere (Schwartz-Zippel), so a false "equal" needs
+/// the difference to vanish, within the tolerance, at every chosen point. This decides what a
+/// CAS's expand/normal decides (reordered sums, (x+1)^2 vs x^2+2x+1, 11(\sqrt5+1) vs
+/// 11\sqrt5+11) and what they do not (\sqrt8 vs 2\sqrt2, \sin^2x+\cos^2x vs 1, e^{i\pi} vs -1),
+/// in time linear in the expression size. Limits: identities that hold only off the positive
+/// reals are judged on positive values (\sqrt{x^2} equals x, |x| equals x); values beyond double
+/// range are not compared; \infty has no value (compared as text by the callers).
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <complex>
+#include <cstdint>
+#include <numbers>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ttsearch::answer::math {
+
+inline constexpr std::size_t kMaxChars = 512;
+inline constexpr std::size_t kMaxNodes = 1024;
+inline constexpr int kMaxDepth = 48;
+inline constexpr int kPoints = 4;
+
+enum class Kind : std::uint8_t {
+  kNumber,     ///< a literal; `text` holds its digits
+  kSymbol,     ///< a variable; `text` holds its name (x, x_1, \alpha)
+  kConstant,   ///< pi, e, i, infinity
+  kAdd,        ///< sum of `args`
+  kMul,        ///< product of `args`
+  kDiv,        ///< args[0] / args[1]
+  kPow,        ///< args[0] ^ args[1]
+  kNeg,        ///< -args[0]
+  kFunction,   ///< text(args...): sin, ..., log (args[1] = base), sqrt (args[1] = index), abs, binom
+  kFactorial,  ///< args[0]!
+};
+
+struct Node {
+  Kind kind;
+  std::string text;
+  std::vector<std::int32_t> args;
+};
+
+/// A parsed expression: nodes in an arena, `root` the top one.
+struct Expr {
+  std::vector<Node> nodes;
+  std::int32_t root = -1;
+  bool has_decimal = false;   ///< a literal with a decimal point ("0.5"): an inexact value
+  bool has_infinity = false;  ///< \infty appears (no numeric value)
+  std::vector<std::string> symbols;  ///< distinct free symbols, sorted
+};
+
+namespace detail {
+
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+inline bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+inline constexpr std::array<std::string_view, 16> kFunctions = {
+    "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "sin", "cos", "tan", "cot", "sec", "csc",
+    "ln", "log", "exp", "sqrt"};
+
+inline constexpr std::array<std::string_view, 30> kGreek = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
+    "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi",
+    "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Omega"};
+
+class Parser {
+ public:
+  /// Whitespace is dropped first (as normalisation does): "\\sin x" reads "\\sinx", \\sin of x.
+  explicit Parser(std::string_view s) {
+    for (char c : s.substr(0, kMaxChars + 1)) {
+      if (!std::isspace(static_cast<unsigned char>(c))) text_ += c;
+    }
+    if (s.size() > kMaxChars) text_.clear();  // over the limit: refused
+    s_ = text_;
+  }
+
+  std::optional<Expr> parse() {
+    if (s_.empty() || s_.size() > kMaxChars) return std::nullopt;
+    const auto root = expr();
+    if (!root || pos_ != s_.size() || failed_) return std::nullopt;
+    out_.root = *root;
+    std::sort(out_.symbols.begin(), out_.symbols.end());
+    out_.symbols.erase(std::unique(out_.symbols.begin(), out_.symbols.end()), out_.symbols.end());
+    return std::move(out_);
+  }
+
+ private:
+  using Id = std::optional<std::int32_t>;
+
+  Id add(Kind k, std::string text = {}, std::vector<std::int32_t> args = {}) {
+    if (out_.nodes.size() >= kMaxNodes) {
+      failed_ = true;
+      return std::nullopt;
+    }
+    out_.nodes.push_back({k, std::move(text), std::move(args)});
+    return static_cast<std::int32_t>(out_.nodes.size() - 1);
+  }
+  [[nodiscard]] char peek(std::size_t ahead = 0) const {
+    return pos_ + ahead < s_.size() ? s_[pos_ + ahead] : '\0';
+  }
+  [[nodiscard]] std::string_view rest() const { return s_.substr(pos_); }
+  bool eat(char c) {
+    if (peek() != c) return false;
+    ++pos_;
+    return true;
+  }
+  /// A LaTeX command `\name` at the cursor (letters only), without consuming it.
+  [[nodiscard]] std::string_view command() const {
+    if (peek() != '\\') return {};
+    std::size_t e = pos_ + 1;
+    while (e < s_.size() && is_letter(s_[e])) ++e;
+    return s_.substr(pos_ + 1, e - pos_ - 1);
+  }
+  /// Consumes `\name` when the command at the cursor is exactly `name`, or starts with it and
+  /// the rest is not a longer known name (spaces were removed: "\sinx" is \sin x).
+  bool eat_command(std::string_view name) {
+    const auto c = command();
+    if (!c.starts_with(name)) return false;
+    if (c.size() > name.size() && !known_prefix_ok(name)) return false;
+    pos_ += 1 + name.size();
+    return true;
+  }
+  static bool known_prefix_ok(std::string_view name) {
+    // a command glued to letters that follow it: only for functions and \pi (\pix = \pi x)
+    return name == "pi" || std::find(kFunctions.begin(), kFunctions.end(), name) != kFunctions.end();
+  }
+
+  struct DepthGuard {
+    Parser& p;
+    explicit DepthGuard(Parser& parser) : p(parser) {
+      if (++p.depth_ > kMaxDepth) p.failed_ = true;
+    }
+    ~DepthGuard() { --p.depth_; }
+  };
+
+  Id expr() {
+    DepthGuard guard(*this);
+    if (failed_) return std::nullopt;
+    std::vector<std::int32_t> terms;
+    auto first = term();
+    if (!first) return std::nullopt;
+    terms.push_back(*first);
+    while (true) {
+      if (eat('+')) {
+        auto t = term();
+        if (!t) return std::nullopt;
+        terms.push_back(*t);
+      } else if (eat('-')) {
+        auto t = term();
+        if (!t) return std::nullopt;
+        auto n = add(Kind::kNeg, {}, {*t});
+        if (!n) return std::nullopt;
+        terms.push_back(*n);
+      } else {
+        break;
+      }
+    }
+    return terms.size() == 1 ? Id(terms[0]) : add(Kind::kAdd, {}, std::move(terms));
+  }
+
+  bool starts_primary() const {
+    const char c = peek();
+    if (is_digit(c) || is_letter(c) || c == '(' || c == '{' || c == '.') return true;
+    if (c == '\\') {
+      const auto cmd = command();
+      return !cmd.empty() && cmd != "cdot" && cmd != "times" && cmd != "div" && !cmd.starts_with("le") &&
+             !cmd.starts_with("ge") && !cmd.starts_with("ne") && cmd != "cup" && cmd != "cap" && cmd != "pm" &&
+             cmd != "mp" && cmd != "in" && cmd != "to" && cmd != "lt" && cmd != "gt" && cmd != "approx";
+    }
+    return false;
+  }
+
+  Id term() {
+    std::vector<std::int32_t> factors;
+    auto first = unary();
+    if (!first) return std::nullopt;
+    factors.push_back(*first);
+    while (!failed_) {
+      if (eat('*') || eat_command("cdot") || eat_command("times")) {
+        auto f = unary();
+        if (!f) return std::nullopt;
+        factors.push_back(*f);
+      } else if (eat('/') || eat_command("div")) {
+        // left-associative: a b / c d = ((a b) / c) d
+        auto f = unary();
+        if (!f) return std::nullopt;
+        Id num = factors.size() == 1 ? Id(factors[0]) : add(Kind::kMul, {}, std::move(factors));
+        if (!num) return std::nullopt;
+        auto quotient = add(Kind::kDiv, {}, {*num, *f});
+        if (!quotient) return std::nullopt;
+        factors = {*quotient};
+      } else if (starts_primary()) {
+        auto f = postfix();
+        if (!f) return std::nullopt;
+        factors.push_back(*f);
+      } else {
+        break;
+      }
+    }
+    return factors.size() == 1 ? Id(factors[0]) : add(Kind::kMul, {}, std::move(factors));
+  }
+
+  Id unary() {
+    DepthGuard guard(*this);
+    if (failed_) return std::nullopt;
+    if (eat('-')) {
+      auto u = unary();
+      if (!u) return std::nullopt;
+      return add(Kind::kNeg, {}, {*u});
+    }
+    if (eat('+')) return unary();
+    return postfix();
+  }
+
+  /// The exponent after '^': {expr}, (expr), one digit, one letter, a command primary, or -digit.
+  Id exponent() {
+    if (peek() == '{' || peek() == '(') return primary();
+    if (is_digit(peek())) return add(Kind::kNumber, std::string(1, s_[pos_++]));
+    if (peek() == '-' && is_digit(peek(1))) {
+      pos_ += 2;
+      return add(Kind::kNumber, std::string("-") + s_[pos_ - 1]);
+    }
+    if (is_letter(peek()) || peek() == '\\') return primary();
+    return std::nullopt;
+  }
+
+  Id postfix() {
+    auto base = primary();
+    while (base && !failed_) {
+      if (eat('^')) {
+        auto e = exponent();
+        if (!e) return std::nullopt;
+        base = add(Kind::kPow, {}, {*base, *e});
+      } else if (eat('!')) {
+        base = add(Kind::kFactorial, {}, {*base});
+      } else {
+        break;
+      }
+    }
+    return base;
+  }
+
+  /// A LaTeX argument: {expr}, one digit, one letter, or a command primary (\frac\pi2).
+  Id argument() {
+    if (peek() == '{') return primary();
+    if (is_digit(peek())) return add(Kind::kNumber, std::string(1, s_[pos_++]));
+    if (is_letter(peek())) return symbol_letter();
+    if (peek() == '\\') return primary();
+    return std::nullopt;
+  }
+
+  Id group(char open, char close) {
+    if (!eat(open)) return std::nullopt;
+    auto e = expr();
+    if (!e || !eat(close)) return std::nullopt;
+    return e;
+  }
+
+  Id number() {
+    const std::size_t start = pos_;
+    while (is_digit(peek())) ++pos_;
+    if (peek() == '.' && is_digit(peek(1))) {
+      ++pos_;
+      while (is_digit(peek())) ++pos_;
+      out_.has_decimal = true;
+    }
+    if (pos_ == start) return std::nullopt;
+    // scientific notation: digits e[+-]digits
+    if ((peek() == 'e' || peek() == 'E') && (is_digit(peek(1)) || ((peek(1) == '-' || peek(1) == '+') && is_digit(peek(2))))) {
+      pos_ += is_digit(peek(1)) ? 1 : 2;
+      while (is_digit(peek())) ++pos_;
+      out_.has_decimal = true;
+    }
+    return add(Kind::kNumber, std::string(s_.substr(start, pos_ - start)));
+  }
+
+  /// One letter as a symbol, with an optional subscript (x_1, a_{10}); e and i are constants.
+  Id symbol_letter() {
+    const char c = s_[pos_++];
+    if (peek() == '_') {
+      ++pos_;
+      std::string name(1, c);
+      name += '_';
+      if (peek() == '{') {
+        const std::size_t close = s_.find('}', pos_);
+        if (close == std::string_view::npos || close == pos_ + 1) return std::nullopt;
+        for (std::size_t k = pos_ + 1; k < close; ++k) {
+          if (!is_letter(s_[k]) && !is_digit(s_[k])) return std::nullopt;
+        }
+        name += s_.substr(pos_ + 1, close - pos_ - 1);
+        pos_ = close + 1;
+      } else if (is_letter(peek()) || is_digit(peek())) {
+        name += s_[pos_++];
+      } else {
+        return std::nullopt;
+      }
+      out_.symbols.push_back(name);
+      return add(Kind::kSymbol, std::move(name));
+    }
+    if (c == 'e' || c == 'i') return add(Kind::kConstant, std::string(1, c));
+    out_.symbols.emplace_back(1, c);
+    return add(Kind::kSymbol, std::string(1, c));
+  }
+
+  /// A function application after its name: optional power and (for log) base, then the argument.
+  Id function(std::string_view name) {
+    if (name == "sqrt") {
+      Id index;
+      if (peek() == '[') {
+        index = group('[', ']');
+        if (!index) return std::nullopt;
+      }
+      auto arg = peek() == '(' ? group('(', ')') : argument();
+      if (!arg) return std::nullopt;
+      if (index) return add(Kind::kFunction, "sqrt", {*arg, *index});
+      return add(Kind::kFunction, "sqrt", {*arg});
+    }
+    Id power, base;
+    if (eat('^')) {
+      power = exponent();
+      if (!power) return std::nullopt;
+    }
+    if (name == "log" && eat('_')) {
+      base = argument();
+      if (!base) return std::nullopt;
+    }
+    Id arg;
+    if (peek() == '(' || peek() == '{') {
+      arg = primary();
+    } else {
+      // \sin2x = sin(2x): the following primaries up to an explicit operator
+      std::vector<std::int32_t> factors;
+      while (!failed_ && starts_primary() && factors.size() < kMaxNodes) {
+        auto f = postfix();
+        if (!f) return std::nullopt;
+        factors.push_back(*f);
+      }
+      if (factors.empty()) return std::nullopt;
+      arg = factors.size() == 1 ? Id(factors[0]) : add(Kind::kMul, {}, std::move(factors));
+    }
+    if (!arg) return std::nullopt;
+    std::vector<std::int32_t> args{*arg};
+    if (base) args.push_back(*base);
+    auto f = add(Kind::kFunction, std::string(name), std::move(args));
+    if (!f || !power) return f;
+    return add(Kind::kPow, {}, {*f, *power});
+  }
+
+  Id primary() {
+    DepthGuard guard(*this);
+    if (failed_) return std::nullopt;
+    const char c = peek();
+    if (is_digit(c) || (c == '.' && is_digit(peek(1)))) return number();
+    if (c == '(') return group('(', ')');
+    if (c == '{') return group('{', '}');
+    if (c == '|') {
+      auto inner = group('|', '|');
+      if (!inner) return std::nullopt;
+      return add(Kind::kFunction, "abs", {*inner});
+    }
+    if (is_letter(c)) {
+      // a plain function name (sin, log, sqrt, ...)
+      for (std::string_view f : kFunctions) {
+        if (rest().starts_with(f)) {
+          pos_ += f.size();
+          return function(f);
+        }
+      }
+      // three letters or more in a row: text, not a product of symbols
+      std::size_t run = 0;
+      while (pos_ + run < s_.size() && is_letter(s_[pos_ + run])) ++run;
+      if (run >= 3) return std::nullopt;
+      return symbol_letter();
+    }
+    if (c != '\\') return std::nullopt;
+    for (std::string_view f : kFunctions) {
+      if (eat_command(f)) return function(f);
+    }
+    if (eat_command("frac")) {
+      auto num = argument();
+      auto den = num ? argument() : std::nullopt;
+      if (!den) return std::nullopt;
+      return add(Kind::kDiv, {}, {*num, *den});
+    }
+    if (eat_command("binom")) {
+      auto n = argument();
+      auto k = n ? argument() : std::nullopt;
+      if (!k) return std::nullopt;
+      return add(Kind::kFunction, "binom", {*n, *k});
+    }
+    if (eat_command("pi")) return add(Kind::kConstant, "pi");
+    if (eat_command("infty")) {
+      out_.has_infinity = true;
+      return add(Kind::kConstant, "infty");
+    }
+    const auto cmd = command();
+    if (std::find(kGreek.begin(), kGreek.end(), cmd) != kGreek.end()) {
+      pos_ += 1 + cmd.size();
+      std::string name = "\\" + std::string(cmd);
+      out_.symbols.push_back(name);
+      return add(Kind::kSymbol, std::move(name));
+    }
+    return std::nullopt;
+  }
+
+  std::string text_;
+  std::string_view s_;
+  std::size_t pos_ = 0;
+  int depth_ = 0;
+  bool failed_ = false;
+  Expr out_;
+};
+
+using Complex = std::complex<double>;
+
+inline Complex evaluate_node(const Expr& e, std::int32_t id, const std::vector<Complex>& values, int depth) {
+  const Complex nan(std::numeric_limits<double>::quiet_NaN(), 0.0);
+  if (depth > 2 * kMaxDepth + 8) return nan;
+  const Node& n = e.nodes[static_cast<std::size_t>(id)];
+  const auto arg = [&](std::size_t k) { return evaluate_node(e, n.args[k], values, depth + 1); };
+  switch (n.kind) {
+    case Kind::kNumber: return {std::strtod(n.text.c_str(), nullptr), 0.0};
+    case Kind::kSymbol: {
+      const auto it = std::lower_bound(e.symbols.begin(), e.symbols.end(), n.text);
+      return values[static_cast<std::size_t>(it - e.symbols.begin())];
+    }
+    case Kind::kConstant:
+      if (n.text == "pi") return {std::numbers::pi, 0.0};
+      if (n.text == "e") return {std::numbers::e, 0.0};
+      if (n.text == "i") return {0.0, 1.0};
+      return nan;  // infinity
+    case Kind::kAdd: {
+      Complex s = 0.0;
+      for (std::size_t k = 0; k < n.args.size(); ++k) s += arg(k);
+      return s;
+    }
+    case Kind::kMul: {
+      Complex p = 1.0;
+      for (std::size_t k = 0; k < n.args.size(); ++k) p *= arg(k);
+      return p;
+    }
+    case Kind::kDiv: {
+      const Complex d = arg(1);
+      return d == Complex(0.0) ? nan : arg(0) / d;
+    }
+    case Kind::kNeg: return -arg(0);
+    case Kind::kPow: {
+      const Complex b = arg(0), x = arg(1);
+      if (x.imag() == 0.0 && x.real() == std::round(x.real()) && std::fabs(x.real()) <= 64.0) {
+        // integer powers exactly (and of zero and negative bases without a branch cut)
+        const int k = static_cast<int>(x.real());
+        if (k < 0 && b == Complex(0.0)) return nan;
+        Complex r = 1.0;
+        for (int j = 0; j < std::abs(k); ++j) r *= b;
+        return k < 0 ? 1.0 / r : r;
+      }
+      if (b.imag() == 0.0 && b.real() < 0.0 && x.imag() == 0.0) {
+        // an odd root of a negative real: the real root ((-8)^{1/3} = -2)
+        const double inv = 1.0 / x.real();
+        if (std::fabs(inv - std::round(inv)) < 1e-12 && static_cast<long long>(std::round(inv)) % 2 != 0) {
+          return {-std::pow(-b.real(), x.real()), 0.0};
+        }
+      }
+      if (b == Complex(0.0)) return x.real() > 0.0 ? Complex(0.0) : nan;
+      return std::pow(b, x);
+    }
+    case Kind::kFactorial: {
+      const Complex v = arg(0);
+      if (v.imag() != 0.0 || v.real() < 0.0 || v.real() != std::round(v.real()) || v.real() > 170.0) return nan;
+      return {std::tgamma(v.real() + 1.0), 0.0};
+    }
+    case Kind::kFunction: {
+      const Complex v = arg(0);
+      const std::string& f = n.text;
+      if (f == "sqrt") {
+        if (n.args.size() == 2) {
+          const Complex index = arg(1);
+          if (index == Complex(0.0)) return nan;
+          if (v.imag() == 0.0 && v.real() < 0.0 && index.imag() == 0.0 && std::fmod(index.real(), 2.0) == 1.0) {
+            return {-std::pow(-v.real(), 1.0 / index.real()), 0.0};
+          }
+          return std::pow(v, 1.0 / index);
+        }
+        return std::sqrt(v);
+      }
+      if (f == "abs") return {std::abs(v), 0.0};
+      if (f == "sin") return std::sin(v);
+      if (f == "cos") return std::cos(v);
+      if (f == "tan") return std::tan(v);
+      if (f == "cot") return 1.0 / std::tan(v);
+      if (f == "sec") return 1.0 / std::cos(v);
+      if (f == "csc") return 1.0 / std::sin(v);
+      if (f == "arcsin") return std::asin(v);
+      if (f == "arccos") return std::acos(v);
+      if (f == "arctan") return std::atan(v);
+      if (f == "sinh") return std::sinh(v);
+      if (f == "cosh") return std::cosh(v);
+      if (f == "tanh") return std::tanh(v);
+      if (f == "exp") return std::exp(v);
+      if (f == "ln") return std::log(v);
+      if (f == "log") return n.args.size() == 2 ? std::log(v) / std::log(arg(1)) : std::log10(v);
+      if (f == "binom") {
+        const Complex k = arg(1);
+        if (v.imag() != 0.0 || k.imag() != 0.0) return nan;
+        const double nn = v.real(), kk = k.real();
+        if (nn != std::round(nn) || kk != std::round(kk) || kk < 0 || nn < kk || nn > 1000) return nan;
+        double r = 1.0;
+        for (double j = 1; j <= kk; ++j) r = r * (nn - kk + j) / j;
+        return {std::round(r), 0.0};
+      }
+      return nan;
+    }
+  }
+  return nan;
+}
+
+}  // namespace detail
+
+/// Parses a normalised answer as one scalar expression; nullopt when it is not one (text,
+/// relations, lists, intervals) or exceeds the limits at the top of this file.
+inline std::optional<Expr> parse(std::string_view normalized) { return detail::Parser(normalized).parse(); }
+
+/// The value of `e` with its symbols (in `e.symbols` order) set to `values`.
+inline std::complex<double> evaluate(const Expr& e, const std::vector<std::complex<double>>& values) {
+  if (e.root < 0 || values.size() != e.symbols.size()) return {std::numeric_limits<double>::quiet_NaN(), 0.0};
+  return detail::evaluate_node(e, e.root, values, 0);
+}
+
+/// The parsed form as an S-expression: (+ 1 (* 2 (sqrt 3))).
+inline std::string to_string(const Expr& e, std::int32_t id = -1) {
+  if (id < 0) id = e.root;
+  if (id < 0) return "";
+  const Node& n = e.nodes[static_cast<std::size_t>(id)];
+  std::string head;
+  switch (n.kind) {
+    case Kind::kNumber:
+    case Kind::kSymbol:
+    case Kind::kConstant: return n.text;
+    case Kind::kAdd: head = "+"; break;
+    case Kind::kMul: head = "*"; break;
+    case Kind::kDiv: head = "/"; break;
+    case Kind::kPow: head = "^"; break;
+    case Kind::kNeg: head = "-"; break;
+    case Kind::kFactorial: head = "!"; break;
+    case Kind::kFunction: head = n.text; break;
+  }
+  std::string out = "(" + head;
+  for (const auto a : n.args) out += " " + to_string(e, a);
+  return out + ")";
+}
+
+/// Whether two parsed expressions have the same value (see the file comment): true / false when
+/// decided, nullopt when too few points had finite values on both sides. Values agree when
+/// |a - b| <= rel_tol * max(1, |a|, |b|).
+inline std::optional<bool> same_value(const Expr& a, const Expr& b, double rel_tol) {
+  if (a.has_infinity || b.has_infinity) return std::nullopt;
+  std::vector<std::string> all = a.symbols;
+  all.insert(all.end(), b.symbols.begin(), b.symbols.end());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  const int points = all.empty() ? 1 : kPoints;
+  int compared = 0;
+  for (int p = 0; p < points; ++p) {
+    // the value of symbol j at point p: a low-discrepancy sequence in [0.35, 2.35]
+    const auto value_of = [&](const std::string& name) {
+      const auto j = static_cast<double>(std::lower_bound(all.begin(), all.end(), name) - all.begin());
+      const double u = std::fmod(0.6180339887498949 * (p + 1) + 0.4142135623730951 * (j + 1) * (p + 2), 1.0);
+      return std::complex<double>(0.35 + 2.0 * u, 0.0);
+    };
+    std::vector<std::complex<double>> va, vb;
+    for (const auto& s : a.symbols) va.push_back(value_of(s));
+    for (const auto& s : b.symbols) vb.push_back(value_of(s));
+    const auto x = evaluate(a, va), y = evaluate(b, vb);
+    const auto finite = [](std::complex<double> z) { return std::isfinite(z.real()) && std::isfinite(z.imag()); };
+    if (!finite(x) || !finite(y)) continue;
+    ++compared;
+    if (std::abs(x - y) > rel_tol * std::max({1.0, std::abs(x), std::abs(y)})) return false;
+  }
+  if (compared >= std::min(points, 2)) return true;
+  return std::nullopt;
+}
+
+}  // namespace ttsearch::answer::math
