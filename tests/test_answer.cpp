@@ -171,6 +171,12 @@ TEST_CASE("equivalence: numbers with separators / decimal comma / leading dot / 
   CHECK(answers_equivalent(".4", "0.4"));
   CHECK(answers_equivalent("\\$5.00", "5"));
   CHECK(grade("The answer is 5 dollars.", "5").correct);
+  CHECK(extract_answer("It costs 2,74 euros.").answer == "2.74");    // a decimal comma in prose
+  CHECK(extract_answer("we get -0,5 here").answer == "-0.5");
+  CHECK(extract_answer("list 1,2,3").answer == "3");                 // a list, not 2.3
+  CHECK(extract_answer("pairs 1,23,4").answer == "4");
+  CHECK(extract_answer("then 1,234,56").answer == "56");            // after a thousands comma: no
+  CHECK(extract_answer("1,234 apples").answer == "1234");
   CHECK_FALSE(answers_equivalent("2,74", "274"));
   CHECK_FALSE(answers_equivalent("2,74", "2.75"));
   CHECK_FALSE(answers_equivalent("1 000", "100"));

@@ -384,8 +384,7 @@ inline bool inexact_literal(std::string_view s) {
 inline Decision numbers_decision(std::string_view a, double va, std::string_view b, double vb, const EquivalenceOptions& opt) {
   // exact values beyond 2^53 have no exact double: distinct integers there (2^{100} vs
   // 2^{100}+1) would round together, so they are not called equal
-  const bool exact_a = !inexact_literal(a), exact_b = !inexact_literal(b);
-  if ((std::fabs(va) >= kExactInteger || std::fabs(vb) >= kExactInteger) && exact_a && exact_b) {
+  if ((std::fabs(va) >= kExactInteger || std::fabs(vb) >= kExactInteger) && !inexact_literal(a) && !inexact_literal(b)) {
     return {false, "number"};
   }
   if (numbers_close(va, vb, opt.rel_tol)) return {true, "number"};
@@ -394,14 +393,12 @@ inline Decision numbers_decision(std::string_view a, double va, std::string_view
     const bool eq = pa ? numbers_close(va / 100.0, vb, opt.rel_tol) : numbers_close(va, vb / 100.0, opt.rel_tol);
     return {eq, "percent"};
   }
-  if (!pa) {
-    // a decimal of k >= 2 decimals against an exact value: equal when the value rounds to it
-    const auto ka = stated_decimals(a), kb = stated_decimals(b);
-    if ((ka && *ka >= 2 && exact_b) || (kb && *kb >= 2 && exact_a)) {
-      const int k = ka ? *ka : *kb;
-      const double decimal = ka ? va : vb, exact = ka ? vb : va;
-      const double half_unit = 0.5 * std::pow(10.0, -k);
-      return {std::fabs(exact - decimal) <= half_unit * (1.0 + 1e-9), "precision"};
+  // a decimal of k >= 2 decimals against an exact value: equal when the value rounds to it
+  if (!pa && std::fabs(va - vb) < 0.005 && (a.find('.') == std::string_view::npos) != (b.find('.') == std::string_view::npos)) {
+    const bool decimal_a = a.find('.') != std::string_view::npos;
+    const auto k = stated_decimals(decimal_a ? a : b);
+    if (k && *k >= 2 && !inexact_literal(decimal_a ? b : a)) {
+      return {std::fabs(va - vb) <= 0.5 * std::pow(10.0, -*k) * (1.0 + 1e-9), "precision"};
     }
   }
   return {false, "number"};

@@ -13,7 +13,8 @@
 ///      "$5 and $10" is money, not math); of a span without top-level commas, the right-hand
 ///      side of its last top-level '=' ("$k = \frac{1}{3}$" gives \frac{1}{3}; "$x=1, x=2$" is
 ///      kept whole)
-///   7. the last number in the text (commas in numbers such as 1,000 removed)
+///   7. the last number in the text (commas in numbers such as 1,000 removed; a decimal comma as
+///      in "2,74", one or two digits not followed by another ",digit", reads as a decimal point)
 /// The extracted string is trimmed, a leading ':' and trailing '.' are dropped and an enclosing
 /// $...$ is removed. It is NOT normalised: see normalize.hpp.
 #include <cctype>
@@ -108,7 +109,19 @@ inline bool thousands_comma(std::string_view s, std::size_t i) {
   return i + 4 >= s.size() || !is_digit(s[i + 4]);
 }
 
-/// The last number in `s` (-?digits with optional thousands commas and decimals), commas removed.
+/// True when s[i] == ',' is a decimal comma ("2,74"): one or two digits follow and end the
+/// number, and it is not part of a list ("1,2,3": no comma-digit before `start` or after).
+inline bool decimal_comma(std::string_view s, std::size_t i, std::size_t start) {
+  std::size_t k = i + 1;
+  while (k < s.size() && is_digit(s[k])) ++k;
+  const std::size_t digits = k - i - 1;
+  if (digits < 1 || digits > 2) return false;
+  if (k + 1 < s.size() && s[k] == ',' && is_digit(s[k + 1])) return false;
+  return !(start >= 2 && s[start - 1] == ',' && is_digit(s[start - 2]));
+}
+
+/// The last number in `s` (-?digits with optional thousands commas and decimals), commas removed;
+/// a decimal comma ("2,74") reads as a decimal point.
 inline std::optional<std::string> last_number(std::string_view s) {
   std::optional<std::string> found;
   std::size_t i = 0;
@@ -123,6 +136,11 @@ inline std::optional<std::string> last_number(std::string_view s) {
           num += s[i++];
         } else if (s[i] == ',' && !seen_dot && thousands_comma(s, i)) {
           ++i;  // thousands separator: exactly three digits follow
+        } else if (s[i] == ',' && !seen_dot && i - start == num.size() - (num[0] == '-' ? 1 : 0) &&
+                   decimal_comma(s, i, start)) {  // (no thousands comma before it)
+          seen_dot = true;  // decimal comma
+          num += '.';
+          ++i;
         } else if (s[i] == '.' && !seen_dot && i + 1 < s.size() && is_digit(s[i + 1])) {
           seen_dot = true;
           num += s[i++];

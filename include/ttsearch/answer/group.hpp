@@ -4,9 +4,10 @@
 /// Answers are first merged by exact normalised string (a hash map, O(n)); the distinct strings
 /// are then compared, in first-seen order, with the representative (first member) of each class
 /// found so far (O(u * c) equivalence tests for u distinct strings and c classes). Numeric values
-/// are computed once per distinct string. Classes and their members are in first-seen order, so
+/// and canonical integers are computed once per distinct string. Classes and their members are in first-seen order, so
 /// results are deterministic. Because numeric tolerance is not transitive, an answer joins the
 /// FIRST class whose representative it matches.
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -35,6 +36,7 @@ inline AnswerGroups group_normalized(std::span<const std::string> normalized, co
   struct Rep {
     std::string_view text;
     std::optional<double> value;
+    std::optional<std::string> integer;  // plain_integer(text), computed once
   };
   std::vector<Rep> reps;
   for (std::size_t i = 0; i < normalized.size(); ++i) {
@@ -45,13 +47,16 @@ inline AnswerGroups group_normalized(std::span<const std::string> normalized, co
       group = it->second;
     } else {
       const auto value = evaluate_number(s);
+      auto integer = plain_integer(s);
       for (std::size_t r = 0; r < reps.size() && group < 0; ++r) {
         const Rep& rep = reps[r];
         bool eq;
-        if (const auto ia = plain_integer(s), ib = plain_integer(rep.text); ia && ib) {
-          eq = *ia == *ib;  // integers of any size, digit by digit
-        } else if (value && rep.value) {
-          eq = detail::numbers_decision(s, *value, rep.text, *rep.value, opt).equal;  // fast path: both numbers
+        if (integer && rep.integer) {
+          eq = *integer == *rep.integer;  // integers of any size, digit by digit
+        } else if (value && rep.value) {  // fast path: both numbers, most pairs rejected by value alone
+          const bool maybe = numbers_close(*value, *rep.value, opt.rel_tol) || s.back() == '%' || rep.text.back() == '%' ||
+                             std::fabs(*value - *rep.value) < 0.005;  // (the percent and precision rules)
+          eq = maybe && detail::numbers_decision(s, *value, rep.text, *rep.value, opt).equal;
         } else {
           eq = equivalent_normalized(s, rep.text, opt);
         }
@@ -59,7 +64,7 @@ inline AnswerGroups group_normalized(std::span<const std::string> normalized, co
       }
       if (group < 0) {
         group = static_cast<std::int32_t>(reps.size());
-        reps.push_back({s, value});
+        reps.push_back({s, value, std::move(integer)});
         g.members.emplace_back();
         g.representative.emplace_back(s);
       }
