@@ -47,7 +47,7 @@ TEST_CASE("math parse: the grammar's forms as S-expressions", "[answer][math]") 
   CHECK(form("") == "<none>");
 }
 
-TEST_CASE("math evaluate: values, domains and flags", "[answer][math]") {
+TEST_CASE("math evaluate: values / domains / flags", "[answer][math]") {
   const auto value = [](std::string_view s) { return math::evaluate(*math::parse(s), {}); };
   CHECK(value("\\sqrt[3]{-8}").real() == Approx(-2.0));
   CHECK(value("(-8)^{1/3}").real() == Approx(-2.0));
@@ -81,7 +81,7 @@ TEST_CASE("math same_value: decided at fixed points / undecided without finite v
   for (int i = 0; i < 3; ++i) CHECK(same("xy+z", "zy+x") == false);
 }
 
-TEST_CASE("math limits: long, deep and wide inputs are refused quickly", "[answer][math]") {
+TEST_CASE("math limits: long / deep / wide inputs are refused quickly", "[answer][math]") {
   CHECK_FALSE(math::parse(std::string(math::kMaxChars + 1, '1')));
   CHECK(math::parse(std::string(math::kMaxChars, '1')));
   CHECK_FALSE(math::parse(std::string(200, '(') + "1" + std::string(200, ')')));  // nesting
