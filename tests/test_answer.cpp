@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
+
+#include <fmt/format.h>
+
 #include <ttsearch/answer/group.hpp>
 
 using namespace ttsearch::answer;
@@ -261,12 +265,73 @@ TEST_CASE("equivalence: the deciding rule is reported / equal answers stay symme
   CHECK(explain_equivalence("(-\\infty,0)\\cup(1,\\infty)", "(1,\\infty)\\cup(-\\infty,0)").rule == "union");
   CHECK(explain_equivalence("x\\ge2", "[2,\\infty)").rule == "inequality_interval");
   CHECK(explain_equivalence("1.73", "\\sqrt3").rule == "precision");
-  CHECK(explain_equivalence("x", "y").rule == "none");
+  CHECK(explain_equivalence("x", "y").rule == "symbolic");  // decided: different
+  CHECK(explain_equivalence("Evelyn", "Bob").rule == "none");
   const std::vector<std::string> answers = {"x>2", "2<x", "(x+1)^2", "x^2+2x+1", "2,74", "2.74", "[2,\\infty)", "x\\ge2",
                                             "1.73", "\\sqrt3", "a\\cupb", "(1,2)\\cup(3,4)", "\\log_28", "e^{i\\pi}"};
   for (const auto& a : answers) {
     for (const auto& b : answers) CHECK(answers_equivalent(a, b) == answers_equivalent(b, a));
   }
+}
+
+TEST_CASE("equivalence: what an audit found merged or missed", "[answer][equivalence]") {
+  // a symbolic "different" is final: the braces rule does not overrule it
+  CHECK_FALSE(answers_equivalent("\\sqrt{x+1}", "\\sqrt{x}+1"));
+  CHECK_FALSE(answers_equivalent("2^{x+1}", "2^x+1"));
+  CHECK_FALSE(answers_equivalent("\\frac{1}{2x}", "\\frac{1}{2}x"));
+  CHECK_FALSE(answers_equivalent("\\{(1,2)\\}", "(1,2)"));
+  CHECK(answers_equivalent("x^{2}", "x^2"));
+  // integer values compare exactly, also through expressions
+  CHECK_FALSE(answers_equivalent("13!", "6227020801"));
+  CHECK(answers_equivalent("13!", "6227020800"));
+  CHECK_FALSE(answers_equivalent("\\binom{40}{20}", "137846528821"));
+  // words are text
+  CHECK_FALSE(answers_equivalent("IV", "VI"));
+  CHECK_FALSE(answers_equivalent("(iv)", "(vi)"));
+  CHECK_FALSE(answers_equivalent("no", "on"));
+  CHECK_FALSE(answers_equivalent("ii", "-1"));
+  CHECK_FALSE(answers_equivalent("sine", "\\sin e"));
+  // points below 1 and above 2: identities that hold only on a short range are not identities
+  CHECK_FALSE(answers_equivalent("|x-1|", "x-1"));
+  CHECK_FALSE(answers_equivalent("|2x-1|", "2x-1"));
+  CHECK_FALSE(answers_equivalent("\\sqrt{x-2}", "i\\sqrt{2-x}"));
+  // principal branches: -4 is -4+0i
+  CHECK(answers_equivalent("\\sqrt{-4}", "2i"));
+  CHECK_FALSE(answers_equivalent("\\sqrt{-4}", "-2i"));
+  CHECK(answers_equivalent("\\sqrt{-1}", "i"));
+  // \sin^{-1} is arcsin; a function's argument stops at the next function
+  CHECK(answers_equivalent("\\sin^{-1}(x)", "\\arcsin x"));
+  CHECK_FALSE(answers_equivalent("\\sin^{-1}(x)", "\\frac{1}{\\sin x}"));
+  CHECK_FALSE(answers_equivalent("\\sin x\\cos x", "\\sin(x\\cos x)"));
+  CHECK(answers_equivalent("2\\sin x\\cos x", "\\sin 2x"));
+  // tiny values are not the integer 0
+  CHECK_FALSE(answers_equivalent("1.6\\times10^{-19}", "9.1\\times10^{-31}"));
+  CHECK_FALSE(answers_equivalent("10^{-20}", "0"));
+  CHECK_FALSE(answers_equivalent("10^{-10}", "10^{-12}"));
+  // a bracketed pair is not a decimal comma; 2=x is not x
+  CHECK(extract_answer("The point is (3,4)").answer != "3.4");
+  CHECK_FALSE(answers_equivalent("2=x", "3=x"));
+  // forms that were missed
+  CHECK(answers_equivalent("50 percent", "\\frac12"));
+  CHECK(answers_equivalent("1{,}000", "1000"));
+  CHECK(answers_equivalent("\\begin{matrix}1&2\\end{matrix}", "\\begin{pmatrix}1&2\\end{pmatrix}"));
+  CHECK(answers_equivalent("+\\infty", "\\infty"));
+  CHECK(extract_answer("so $\\pi \\approx 3.14$").answer == "3.14");
+  CHECK(answers_equivalent("1,33", "\\frac43"));
+  CHECK(answers_equivalent("((((((((((((((((((x))))))))))))))))))", "x"));
+  CHECK(answers_equivalent("\\sin^2x+\\cos^2x-1", "0"));
+}
+
+TEST_CASE("equivalence: long inputs stay fast and never crash", "[answer][equivalence]") {
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(answers_equivalent(std::string(400000, '-') + "5", "5"));  // signs in a loop, not recursion
+  std::string forward, backward;
+  for (int i = 0; i < 2000; ++i) {
+    forward += fmt::format("{}x_{{{}}}", i ? "," : "", i);
+    backward += fmt::format("{}x_{{{}}}", i ? "," : "", 1999 - i);
+  }
+  CHECK(answers_equivalent(forward, backward));  // 2000 elements: matched by sorted strings
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
 }
 
 TEST_CASE("grade --explain: both parsed forms", "[answer][grade]") {

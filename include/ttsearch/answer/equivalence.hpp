@@ -25,14 +25,18 @@
 ///   9. `symbolic`: both parse as expressions (math.hpp) with the same value at fixed points of
 ///      their symbols: (x+1)^2 == x^2+2x+1, a+b == b+a, \sin^2x+\cos^2x == 1, e^{i\pi} == -1;
 ///      tolerance 1e-9 relative, `rel_tol` when a side has a decimal literal;
-///  10. `braces`: the strings are equal after removing every '{' and '}'.
+///  10. `braces`: the strings are equal after removing every '{' and '}' (only when the symbolic
+///      test could not decide, and never between a set and a non-set).
 /// Otherwise `none` (not equivalent).
 ///
 /// Limits: no general computer algebra (identities are tested numerically, math.hpp says how);
 /// \infty only compares as text; units other than the removed unit words; answers whose meaning
 /// depends on the question (a multiple-choice letter vs the option's text); a bare "1,5" is a
 /// list unless the other side is a single number. Time per comparison is bounded: expressions
-/// over math::kMaxChars characters are not parsed, recursion stops at depth 16.
+/// over math::kMaxChars characters are not parsed, recursion stops at depth 16, sets and lists of
+/// more than 64 elements are matched by exact strings. Older normalisation rules the equality
+/// inherits: unit words are removed (5 cm equals 5 km), vmatrix reads as pmatrix, and strings
+/// compare case-insensitively (\Gamma equals \gamma).
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -135,12 +139,16 @@ class NumberParser {
   }
 
   std::optional<double> unary() {
-    if (eat("-")) {
-      auto v = unary();
-      return v ? std::optional<double>(-*v) : std::nullopt;
+    bool negative = false;  // signs in a loop: "----5" must not recurse once per sign
+    while (true) {
+      if (eat("-")) {
+        negative = !negative;
+      } else if (!eat("+")) {
+        break;
+      }
     }
-    if (eat("+")) return unary();
-    return power();
+    auto v = power();
+    return v && negative ? std::optional<double>(-*v) : v;
   }
 
   std::optional<double> power() {
@@ -314,8 +322,10 @@ inline constexpr double kExactInteger = 9007199254740992.0;
 inline bool numbers_close(double a, double b, double rel_tol) {
   if (a == b) return true;
   // an integer, or a value within float rounding of one (1.20006 \times 10^5 is 120006)
+  // (a non-zero integer is at least 1: 1.6\times10^{-19} is not the integer 0)
   const auto integral = [](double x) {
-    return std::isfinite(x) && std::fabs(x) < kExactInteger && std::fabs(x - std::round(x)) <= 1e-9 * std::max(1.0, std::fabs(x));
+    return std::isfinite(x) && std::fabs(x) < kExactInteger && (x == 0.0 || std::fabs(x) >= 0.5) &&
+           std::fabs(x - std::round(x)) <= 1e-9 * std::max(1.0, std::fabs(x));
   };
   if (integral(a) && integral(b)) return std::round(a) == std::round(b);
   return std::fabs(a - b) <= rel_tol * std::max(std::fabs(a), std::fabs(b));
@@ -509,10 +519,20 @@ inline std::optional<std::string> relation_interval(const Relation& r) {
   return std::nullopt;
 }
 
+/// Above this many elements, sets and lists are matched by exact (sorted) strings: pairwise
+/// equivalence is quadratic in the element count.
+inline constexpr std::size_t kMaxMatchedElements = 64;
+
 /// Multiset match: every part of `pa` pairs with a distinct equivalent part of `pb`.
 inline bool same_multiset(const std::vector<std::string_view>& pa, const std::vector<std::string_view>& pb,
                           const EquivalenceOptions& opt, int depth) {
   if (pa.size() != pb.size()) return false;
+  if (pa.size() > kMaxMatchedElements) {
+    auto sa = pa, sb = pb;
+    std::sort(sa.begin(), sa.end());
+    std::sort(sb.begin(), sb.end());
+    return sa == sb;
+  }
   std::vector<bool> used(pb.size(), false);
   for (const auto& x : pa) {
     bool matched = false;
@@ -583,9 +603,14 @@ inline std::optional<bool> symbolic_equal(std::string_view a, std::string_view b
   const auto pb = math::parse(b);
   if (!pb) return std::nullopt;
   if (pa->symbols.empty() && pb->symbols.empty()) {
-    // integers too large for a double are not told apart by value (2^{100} vs 2^{100}+1)
     const auto x = math::evaluate(*pa, {}), y = math::evaluate(*pb, {});
+    // integers too large for a double are not told apart by value (2^{100} vs 2^{100}+1)
     if (std::fabs(x.real()) >= kExactInteger || std::fabs(y.real()) >= kExactInteger) return std::nullopt;
+    // two integer values compare exactly (13! is not 6227020801)
+    const auto integer = [](std::complex<double> z) {
+      return std::fabs(z.imag()) < 1e-12 && std::fabs(z.real()) >= 0.5 && std::fabs(z.real() - std::round(z.real())) < 1e-6;
+    };
+    if (integer(x) && integer(y)) return std::round(x.real()) == std::round(y.real());
   }
   return math::same_value(*pa, *pb, pa->has_decimal || pb->has_decimal ? opt.rel_tol : 1e-9);
 }
@@ -605,9 +630,8 @@ inline Decision decide_equivalence(std::string_view a, std::string_view b, const
   if (va || vb) {
     const auto comma = detail::decimal_comma(va ? b : a);
     if (comma) {
-      if (const auto vc = evaluate_number(*comma); vc && numbers_close(*vc, va ? *va : *vb, opt.rel_tol)) {
-        return {true, "decimal_comma"};
-      }
+      const auto vc = evaluate_number(*comma);
+      if (vc && detail::numbers_decision(*comma, *vc, va ? a : b, va ? *va : *vb, opt).equal) return {true, "decimal_comma"};
     }
   }
   // 5. sequences
@@ -653,9 +677,11 @@ inline Decision decide_equivalence(std::string_view a, std::string_view b, const
       if (interval && equivalent_normalized(*interval, ra ? b : a, opt, depth + 1)) return {true, "inequality_interval"};
     }
   }
-  // 9. symbolic identity
-  if (detail::symbolic_equal(a, b, opt).value_or(false)) return {true, "symbolic"};
-  if (detail::iequal(detail::strip_braces(a), detail::strip_braces(b))) return {true, "braces"};
+  // 9. symbolic identity (a "different" here is final: \sqrt{x+1} and \sqrt{x}+1 differ only in braces)
+  if (const auto sym = detail::symbolic_equal(a, b, opt)) return {*sym, "symbolic"};
+  // (never between a set and something else: \{(1,2)\} is not (1,2))
+  const bool set_a = detail::wrapped(a) && a.front() == '{', set_b = detail::wrapped(b) && b.front() == '{';
+  if (set_a == set_b && detail::iequal(detail::strip_braces(a), detail::strip_braces(b))) return {true, "braces"};
   return {false, "none"};
 }
 
@@ -701,18 +727,34 @@ inline Grade grade(std::string_view response, std::string_view reference, const 
 /// ((interval [ 0 1 )), (set 1 2), (< 2 x), (= x 3), (matrix (row 1 2)), (+ 1 (* 2 (sqrt 3))))
 /// or (text "...") when no rule parses it.
 inline std::string describe(std::string_view s, int depth = 0) {
-  const auto quoted = [](std::string_view t) { return "(text \"" + std::string(t) + "\")"; };
+  // (appends, not operator+ on literals: GCC 12 warns falsely about those, -Wrestrict)
+  const auto quoted = [](std::string_view t) {
+    std::string out = "(text \"";
+    out += t;
+    return out += "\")";
+  };
   if (depth > 8 || s.empty()) return quoted(s);
   const auto list = [&](std::string_view head, const std::vector<std::string_view>& parts) {
-    std::string out = "(" + std::string(head);
-    for (const auto p : parts) out += " " + describe(p, depth + 1);
-    return out + ")";
+    std::string out = "(";
+    out += head;
+    for (const auto p : parts) {
+      out += ' ';
+      out += describe(p, depth + 1);
+    }
+    return out += ')';
   };
-  if (s.back() == '%' && s.size() > 1) return "(percent " + describe(s.substr(0, s.size() - 1), depth + 1) + ")";
+  if (s.back() == '%' && s.size() > 1) {
+    std::string out = "(percent ";
+    out += describe(s.substr(0, s.size() - 1), depth + 1);
+    return out += ')';
+  }
   if (const auto m = detail::matrix_body(s)) {
     std::string out = "(matrix";
-    for (const auto& row : detail::matrix_rows(*m)) out += " " + list("row", row);
-    return out + ")";
+    for (const auto& row : detail::matrix_rows(*m)) {
+      out += ' ';
+      out += list("row", row);
+    }
+    return out += ')';
   }
   if (const auto u = detail::split_top_level_token(s, "\\cup"); u.size() >= 2) return list("union", u);
   if (detail::wrapped(s)) {
@@ -721,7 +763,11 @@ inline std::string describe(std::string_view s, int depth = 0) {
     if (parts.size() >= 2) {
       if (s.front() == '(' && s.back() == ')') return list("tuple", parts);
       const auto end = [](char c) { return c == '(' || c == ')' ? "open" : "closed"; };
-      return list(std::string("interval ") + end(s.front()) + "-" + end(s.back()), parts);
+      std::string head = "interval ";
+      head += end(s.front());
+      head += '-';
+      head += end(s.back());
+      return list(head, parts);
     }
   }
   if (const auto parts = detail::split_top_level(s, ','); parts.size() >= 2) return list("list", parts);
@@ -729,12 +775,17 @@ inline std::string describe(std::string_view s, int depth = 0) {
     return list("=", {s.substr(0, eq), s.substr(eq + 1)});
   }
   if (const auto r = detail::parse_relation(s)) {
-    std::string out = "(" + std::string(r->ops.front());
+    std::string out = "(";
+    out += r->ops.front();
     for (std::size_t i = 0; i < r->sides.size(); ++i) {
-      if (i > 0 && r->ops[i - 1] != r->ops.front()) out += " " + std::string(r->ops[i - 1]);
-      out += " " + describe(r->sides[i], depth + 1);
+      if (i > 0 && r->ops[i - 1] != r->ops.front()) {
+        out += ' ';
+        out += r->ops[i - 1];
+      }
+      out += ' ';
+      out += describe(r->sides[i], depth + 1);
     }
-    return out + ")";
+    return out += ')';
   }
   if (const auto e = math::parse(s)) return math::to_string(*e);
   return quoted(s);

@@ -11,8 +11,8 @@
 ///   6. `math_span`: the last math span, \(...\), \[...\], $$...$$ or $...$ (a single $ follows
 ///      Pandoc's rule: no space right inside either $, no digit right after the closing one, so
 ///      "$5 and $10" is money, not math); of a span without top-level commas, the right-hand
-///      side of its last top-level '=' ("$k = \frac{1}{3}$" gives \frac{1}{3}; "$x=1, x=2$" is
-///      kept whole)
+///      side of its last top-level '=' or \approx ("$k = \frac{1}{3}$" gives \frac{1}{3};
+///      "$x=1, x=2$" is kept whole)
 ///   7. the last number in the text (commas in numbers such as 1,000 removed; a decimal comma as
 ///      in "2,74", one or two digits not followed by another ",digit", reads as a decimal point)
 /// The extracted string is trimmed, a leading ':' and trailing '.' are dropped and an enclosing
@@ -110,13 +110,18 @@ inline bool thousands_comma(std::string_view s, std::size_t i) {
 }
 
 /// True when s[i] == ',' is a decimal comma ("2,74"): one or two digits follow and end the
-/// number, and it is not part of a list ("1,2,3": no comma-digit before `start` or after).
+/// number, and it is not part of a list ("1,2,3": no comma-digit before `start` or after) or a
+/// bracketed pair ("(3,4)").
 inline bool decimal_comma(std::string_view s, std::size_t i, std::size_t start) {
   std::size_t k = i + 1;
   while (k < s.size() && is_digit(s[k])) ++k;
   const std::size_t digits = k - i - 1;
   if (digits < 1 || digits > 2) return false;
   if (k + 1 < s.size() && s[k] == ',' && is_digit(s[k + 1])) return false;
+  if (k < s.size() && (s[k] == ')' || s[k] == ']')) return false;  // a pair: (3,4)
+  std::size_t before = start;
+  if (before > 0 && s[before - 1] == '-') --before;
+  if (before > 0 && (s[before - 1] == '(' || s[before - 1] == '[' || s[before - 1] == '{')) return false;
   return !(start >= 2 && s[start - 1] == ',' && is_digit(s[start - 2]));
 }
 
@@ -196,19 +201,20 @@ inline std::optional<std::string_view> last_math_span(std::string_view s) {
   return last;
 }
 
-/// The answer in a math span: the right-hand side of its last top-level '=' when the span has no
-/// top-level comma, else the whole span.
+/// The answer in a math span: the right-hand side of its last top-level '=' or \approx when the
+/// span has no top-level comma, else the whole span.
 inline std::string_view math_span_answer(std::string_view span) {
   int depth = 0;
-  std::size_t last_eq = std::string_view::npos;
+  std::size_t rhs = std::string_view::npos;
   for (std::size_t i = 0; i < span.size(); ++i) {
     const char c = span[i];
     if (c == '(' || c == '[' || c == '{') ++depth;
     if (c == ')' || c == ']' || c == '}') --depth;
     if (depth == 0 && c == ',') return span;
-    if (depth == 0 && c == '=') last_eq = i;
+    if (depth == 0 && c == '=') rhs = i + 1;
+    if (depth == 0 && span.substr(i).starts_with("\\approx")) rhs = i + 7;
   }
-  return last_eq == std::string_view::npos ? span : span.substr(last_eq + 1);
+  return rhs == std::string_view::npos ? span : span.substr(rhs);
 }
 
 }  // namespace detail

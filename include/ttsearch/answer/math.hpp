@@ -13,22 +13,26 @@
 ///   function:= \sin \cos \tan \cot \sec \csc \arcsin \arccos \arctan \sinh \cosh \tanh \ln \log
 ///              \exp (also without the backslash); `\sin2x` is sin(2x), `\sin^2x` is sin(x)^2,
 ///              `\log_28` is log base 2 of 8 (a subscript is one character unless braced)
-/// A run of three or more letters that is not a function name is text, not a product ("Evelyn"
-/// is not E*v*e*l*y*n), and makes the parse fail; so does anything else outside the grammar.
+/// Words are text, not products, and make the parse fail: a run of three or more letters that is
+/// not a function name ("Evelyn" is not E*v*e*l*y*n), and an answer that is only two or more
+/// letters, bracketed or not ("IV", "no", "(iv)"), so "IV" is not "VI"; a plain function name needs
+/// a bracket ("sin(x)"; "sine" is a word). Anything else outside the grammar fails too.
 /// Limits (bounded time per comparison): at most kMaxChars characters, kMaxNodes nodes and
 /// kMaxDepth nesting; beyond them the parse fails and callers fall back to string rules.
 ///
 /// Identity test (`same_value`), instead of a computer algebra system: both expressions are
 /// evaluated in complex double arithmetic at kPoints fixed points of their free symbols (each
-/// symbol gets a different value in [0.35, 2.35] at each point) and must agree at every point
+/// symbol takes values below 0.5, near 1 and above 2 across the points) and must agree at every point
 /// where both are finite (at least two such points; one when there are no symbols). A polynomial
 /// identity that fails is non-zero almost everywhere (Schwartz-Zippel), so a false "equal" needs
 /// the difference to vanish, within the tolerance, at every chosen point. This decides what a
 /// CAS's expand/normal decides (reordered sums, (x+1)^2 vs x^2+2x+1, 11(\sqrt5+1) vs
 /// 11\sqrt5+11) and what they do not (\sqrt8 vs 2\sqrt2, \sin^2x+\cos^2x vs 1, e^{i\pi} vs -1),
 /// in time linear in the expression size. Limits: identities that hold only off the positive
-/// reals are judged on positive values (\sqrt{x^2} equals x, |x| equals x); values beyond double
-/// range are not compared; \infty has no value (compared as text by the callers).
+/// reals are judged on positive values (\sqrt{x^2} equals x, |x| equals x); values within 1e-12
+/// of each other are equal (6.6\times10^{-34}x equals 0); values beyond double range are not
+/// compared; \infty has no value (compared as text by the callers); a product of three letters
+/// or more (xyz) is text; degrees inside trigonometry are not converted (\sin30^\circ).
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -45,8 +49,9 @@ namespace ttsearch::answer::math {
 
 inline constexpr std::size_t kMaxChars = 512;
 inline constexpr std::size_t kMaxNodes = 1024;
-inline constexpr int kMaxDepth = 48;
+inline constexpr int kMaxDepth = 160;  ///< recursion levels: three per bracket, about 50 nested brackets
 inline constexpr int kPoints = 4;
+inline constexpr double kZero = 1e-12;  ///< values closer than this are equal (rounding near zero)
 
 enum class Kind : std::uint8_t {
   kNumber,     ///< a literal; `text` holds its digits
@@ -102,7 +107,7 @@ class Parser {
   }
 
   std::optional<Expr> parse() {
-    if (s_.empty() || s_.size() > kMaxChars) return std::nullopt;
+    if (s_.empty() || s_.size() > kMaxChars || word()) return std::nullopt;
     const auto root = expr();
     if (!root || pos_ != s_.size() || failed_) return std::nullopt;
     out_.root = *root;
@@ -113,6 +118,15 @@ class Parser {
 
  private:
   using Id = std::optional<std::int32_t>;
+
+  /// The whole input is letters only (two or more), possibly in one pair of brackets: a word.
+  [[nodiscard]] bool word() const {
+    std::string_view w = s_;
+    if (w.size() >= 2 && ((w.front() == '(' && w.back() == ')') || (w.front() == '[' && w.back() == ']'))) {
+      w = w.substr(1, w.size() - 2);
+    }
+    return w.size() >= 2 && std::all_of(w.begin(), w.end(), [](char c) { return is_letter(c); });
+  }
 
   Id add(Kind k, std::string text = {}, std::vector<std::int32_t> args = {}) {
     if (out_.nodes.size() >= kMaxNodes) {
@@ -193,6 +207,16 @@ class Parser {
       return !cmd.empty() && cmd != "cdot" && cmd != "times" && cmd != "div" && !cmd.starts_with("le") &&
              !cmd.starts_with("ge") && !cmd.starts_with("ne") && cmd != "cup" && cmd != "cap" && cmd != "pm" &&
              cmd != "mp" && cmd != "in" && cmd != "to" && cmd != "lt" && cmd != "gt" && cmd != "approx";
+    }
+    return false;
+  }
+
+  /// A function name at the cursor (\cos, or cos( written plainly).
+  [[nodiscard]] bool starts_function() const {
+    const std::string_view r = rest();
+    for (std::string_view f : kFunctions) {
+      if (peek() == '\\' && r.substr(1).starts_with(f)) return true;
+      if (r.starts_with(f) && (peek(f.size()) == '(' || peek(f.size()) == '^')) return true;
     }
     return false;
   }
@@ -342,10 +366,19 @@ class Parser {
       if (index) return add(Kind::kFunction, "sqrt", {*arg, *index});
       return add(Kind::kFunction, "sqrt", {*arg});
     }
-    Id power, base;
+    std::int32_t power = -1;  // the node of a power written after the name (\sin^2x), or -1
+    Id base;
     if (eat('^')) {
-      power = exponent();
-      if (!power) return std::nullopt;
+      const std::size_t at = pos_;
+      const auto e = exponent();
+      if (!e) return std::nullopt;
+      // \sin^{-1} is the inverse function, not 1/\sin
+      const std::string_view written = s_.substr(at, pos_ - at);
+      if ((written == "{-1}" || written == "-1") && (name == "sin" || name == "cos" || name == "tan")) {
+        name = name == "sin" ? "arcsin" : name == "cos" ? "arccos" : "arctan";
+      } else {
+        power = *e;
+      }
     }
     if (name == "log" && eat('_')) {
       base = argument();
@@ -355,9 +388,10 @@ class Parser {
     if (peek() == '(' || peek() == '{') {
       arg = primary();
     } else {
-      // \sin2x = sin(2x): the following primaries up to an explicit operator
+      // \sin2x = sin(2x): the following primaries up to an explicit operator or the next
+      // function (\sin x\cos x is sin(x) cos(x))
       std::vector<std::int32_t> factors;
-      while (!failed_ && starts_primary() && factors.size() < kMaxNodes) {
+      while (!failed_ && starts_primary() && !(factors.size() > 0 && starts_function()) && factors.size() < kMaxNodes) {
         auto f = postfix();
         if (!f) return std::nullopt;
         factors.push_back(*f);
@@ -369,8 +403,8 @@ class Parser {
     std::vector<std::int32_t> args{*arg};
     if (base) args.push_back(*base);
     auto f = add(Kind::kFunction, std::string(name), std::move(args));
-    if (!f || !power) return f;
-    return add(Kind::kPow, {}, {*f, *power});
+    if (!f || power < 0) return f;
+    return add(Kind::kPow, {}, {*f, power});
   }
 
   Id primary() {
@@ -388,7 +422,7 @@ class Parser {
     if (is_letter(c)) {
       // a plain function name (sin, log, sqrt, ...)
       for (std::string_view f : kFunctions) {
-        if (rest().starts_with(f)) {
+        if (rest().starts_with(f) && (peek(f.size()) == '(' || peek(f.size()) == '^')) {
           pos_ += f.size();
           return function(f);
         }
@@ -470,7 +504,11 @@ inline Complex evaluate_node(const Expr& e, std::int32_t id, const std::vector<C
       const Complex d = arg(1);
       return d == Complex(0.0) ? nan : arg(0) / d;
     }
-    case Kind::kNeg: return -arg(0);
+    case Kind::kNeg: {
+      // keep a +0 imaginary part: -(4+0i) must stay on the principal branch of sqrt / log / pow
+      const Complex v = arg(0);
+      return {-v.real(), v.imag() == 0.0 ? 0.0 : -v.imag()};
+    }
     case Kind::kPow: {
       const Complex b = arg(0), x = arg(1);
       if (x.imag() == 0.0 && x.real() == std::round(x.real()) && std::fabs(x.real()) <= 64.0) {
@@ -571,14 +609,18 @@ inline std::string to_string(const Expr& e, std::int32_t id = -1) {
     case Kind::kFactorial: head = "!"; break;
     case Kind::kFunction: head = n.text; break;
   }
-  std::string out = "(" + head;
-  for (const auto a : n.args) out += " " + to_string(e, a);
-  return out + ")";
+  std::string out = "(";
+  out += head;
+  for (const auto a : n.args) {
+    out += ' ';
+    out += to_string(e, a);
+  }
+  return out += ')';
 }
 
 /// Whether two parsed expressions have the same value (see the file comment): true / false when
 /// decided, nullopt when too few points had finite values on both sides. Values agree when
-/// |a - b| <= rel_tol * max(1, |a|, |b|).
+/// |a - b| <= max(rel_tol * max(|a|, |b|), kZero).
 inline std::optional<bool> same_value(const Expr& a, const Expr& b, double rel_tol) {
   if (a.has_infinity || b.has_infinity) return std::nullopt;
   std::vector<std::string> all = a.symbols;
@@ -588,11 +630,13 @@ inline std::optional<bool> same_value(const Expr& a, const Expr& b, double rel_t
   const int points = all.empty() ? 1 : kPoints;
   int compared = 0;
   for (int p = 0; p < points; ++p) {
-    // the value of symbol j at point p: a low-discrepancy sequence in [0.35, 2.35]
+    // the value of symbol j at point p: one of eight values spread over [0.37, 2.72] (each symbol
+    // meets values below 0.5, around 1 and above 2 over the four points; at one point the symbols
+    // take different values), shifted a little per symbol
     const auto value_of = [&](const std::string& name) {
-      const auto j = static_cast<double>(std::lower_bound(all.begin(), all.end(), name) - all.begin());
-      const double u = std::fmod(0.6180339887498949 * (p + 1) + 0.4142135623730951 * (j + 1) * (p + 2), 1.0);
-      return std::complex<double>(0.35 + 2.0 * u, 0.0);
+      static constexpr std::array<double, 8> kValues = {0.3719, 1.6180, 2.7183, 2.2361, 0.8953, 1.4142, 0.5774, 1.1547};
+      const auto j = static_cast<std::size_t>(std::lower_bound(all.begin(), all.end(), name) - all.begin());
+      return std::complex<double>(kValues[(static_cast<std::size_t>(p) * 3 + j * 5) % 8] + 0.0137 * static_cast<double>(j / 8), 0.0);
     };
     std::vector<std::complex<double>> va, vb;
     for (const auto& s : a.symbols) va.push_back(value_of(s));
@@ -601,7 +645,7 @@ inline std::optional<bool> same_value(const Expr& a, const Expr& b, double rel_t
     const auto finite = [](std::complex<double> z) { return std::isfinite(z.real()) && std::isfinite(z.imag()); };
     if (!finite(x) || !finite(y)) continue;
     ++compared;
-    if (std::abs(x - y) > rel_tol * std::max({1.0, std::abs(x), std::abs(y)})) return false;
+    if (std::abs(x - y) > std::max(rel_tol * std::max(std::abs(x), std::abs(y)), kZero)) return false;
   }
   if (compared >= std::min(points, 2)) return true;
   return std::nullopt;

@@ -172,12 +172,12 @@ inline constexpr std::array<std::string_view, 21> kNumberWords = {
     "nineteen", "twenty"};
 
 /// Unit and filler words removed after a quantity (bounded words only).
-inline constexpr std::array<std::string_view, 44> kUnitWords = {
+inline constexpr std::array<std::string_view, 43> kUnitWords = {
     "degrees", "degree", "cm", "centimeters", "centimeter", "meters", "meter", "mm", "km",
     "inches", "inch", "feet", "foot", "ft", "miles", "mile", "mph", "kg", "grams", "gram",
     "pounds", "pound", "hours", "hour", "minutes", "minute", "seconds", "days", "weeks",
     "dollars", "dollar", "cents", "cent", "units", "unit", "sq", "square", "cubic", "points",
-    "ways", "students", "people", "years", "percent"};
+    "ways", "students", "people", "years"};
 
 }  // namespace detail
 
@@ -185,12 +185,14 @@ inline constexpr std::array<std::string_view, 44> kUnitWords = {
 inline std::string normalize_answer(std::string_view input) {
   using detail::replace_all;
   std::string s(detail::trim(input));
+  replace_all(s, "{,}", ",");                   // LaTeX thousands: 1{,}000
+  detail::replace_word(s, "percent", "\\%");   // "50 percent" is 50%, not the unit-free 50
   // 1. newlines, trailing '.', "\!"
   replace_all(s, "\n", "");
   while (!s.empty() && s.back() == '.') s.pop_back();
   replace_all(s, "\\!", "");
   // 2. matrices
-  for (std::string_view env : {"array", "bmatrix", "vmatrix", "matrix*"}) {
+  for (std::string_view env : {"array", "bmatrix", "vmatrix", "matrix*", "matrix"}) {
     // \begin{array}{cc} -> \begin{pmatrix}
     const std::string begin = std::string("\\begin{") + std::string(env) + "}";
     std::size_t pos;
@@ -286,8 +288,9 @@ inline std::string normalize_answer(std::string_view input) {
   while (s.find(",,") != std::string::npos) replace_all(s, ",,", ",");
   if (!s.empty() && s.front() == ',') s.erase(0, 1);
   if (!s.empty() && s.back() == ',') s.pop_back();
-  // 19. "k=v" with a short left side -> v
+  // 19. "k=v" with a short left side that is a name (x=5, k_1... not 2=x) -> v
   if (const auto eq = s.find('='); eq != std::string::npos && eq <= 2 && eq > 0 &&
+                                      std::isalpha(static_cast<unsigned char>(s[0])) &&
                                       s.find('=', eq + 1) == std::string::npos) {
     s = s.substr(eq + 1);
   }
@@ -295,6 +298,7 @@ inline std::string normalize_answer(std::string_view input) {
     if (s.rfind(pre, 0) == 0) s.erase(0, pre.size());
   }
   if (s == "(-\\infty,\\infty)") s = "\\mathbb{R}";
+  if (s == "+\\infty") s = "\\infty";
   // 17. zero decimals; 18. leading '.'
   s = detail::drop_zero_decimals(s);
   if (!s.empty() && s.front() == '.') s = "0" + s;
