@@ -320,6 +320,26 @@ TEST_CASE("equivalence: what an audit found merged or missed", "[answer][equival
   CHECK(answers_equivalent("1,33", "\\frac43"));
   CHECK(answers_equivalent("((((((((((((((((((x))))))))))))))))))", "x"));
   CHECK(answers_equivalent("\\sin^2x+\\cos^2x-1", "0"));
+  // a second audit: thresholds above 2, cancellation relative to the terms, underflow, names
+  CHECK_FALSE(answers_equivalent("|x-3|", "3-x"));
+  CHECK_FALSE(answers_equivalent("\\sqrt{x^2-6x+9}", "3-x"));
+  CHECK_FALSE(answers_equivalent("\\{\\{1,2\\}\\}", "\\{1,2\\}"));
+  CHECK_FALSE(answers_equivalent("x^{99999999999}", "x^{99999999998}"));
+  CHECK_FALSE(answers_equivalent("2+e^{-14}", "2"));
+  CHECK_FALSE(answers_equivalent("\\cos(\\frac{1}{1000})", "1"));
+  CHECK_FALSE(answers_equivalent("e^{-30}", "0"));
+  CHECK_FALSE(answers_equivalent("\\frac{x}{10^{13}}", "\\frac{x}{10^{14}}"));
+  CHECK_FALSE(answers_equivalent("0,00", "\\frac{1}{300}"));
+  CHECK_FALSE(answers_equivalent("1<x<3", "1,3"));        // an inequality is an interval, not a list
+  CHECK(answers_equivalent("1<x<3", "(1,3)"));
+  CHECK_FALSE(answers_equivalent("1=2", "2"));
+  CHECK_FALSE(answers_equivalent("12=x", "x"));
+  CHECK_FALSE(answers_equivalent("5\\text{ cm}^2", "25"));  // the unit goes with its power
+  CHECK(answers_equivalent("5\\text{ cm}^2", "5"));
+  CHECK_FALSE(answers_equivalent("percent", "\\%"));
+  CHECK(answers_equivalent("2.72", "e"));                 // stated precision against a constant
+  CHECK_FALSE(answers_equivalent("2.71", "e"));
+  CHECK(answers_equivalent("60\xc2\xb0", "60"));
 }
 
 TEST_CASE("equivalence: long inputs stay fast and never crash", "[answer][equivalence]") {

@@ -26,7 +26,7 @@
 ///      their symbols: (x+1)^2 == x^2+2x+1, a+b == b+a, \sin^2x+\cos^2x == 1, e^{i\pi} == -1;
 ///      tolerance 1e-9 relative, `rel_tol` when a side has a decimal literal;
 ///  10. `braces`: the strings are equal after removing every '{' and '}' (only when the symbolic
-///      test could not decide, and never between a set and a non-set).
+///      test could not decide, and never when a side is a set).
 /// Otherwise `none` (not equivalent).
 ///
 /// Limits: no general computer algebra (identities are tested numerically, math.hpp says how);
@@ -254,8 +254,9 @@ class NumberParser {
   int depth_ = 0;
 };
 
-/// Splits at top-level commas (outside any (), [], {}).
-inline std::vector<std::string_view> split_top_level(std::string_view s, char sep) {
+/// Splits `s` at `token` where it stands outside any (), [], {} (a command token such as \cup
+/// must not run on into letters: "\cup" does not split "\cupcake").
+inline std::vector<std::string_view> split_top_level_token(std::string_view s, std::string_view token) {
   std::vector<std::string_view> parts;
   int depth = 0;
   std::size_t start = 0;
@@ -263,13 +264,21 @@ inline std::vector<std::string_view> split_top_level(std::string_view s, char se
     const char c = s[i];
     if (c == '(' || c == '[' || c == '{') ++depth;
     if (c == ')' || c == ']' || c == '}') --depth;
-    if (c == sep && depth == 0) {
+    if (depth == 0 && s.substr(i, token.size()) == token &&
+        !(token.size() > 1 && token[0] == '\\' && std::isalpha(static_cast<unsigned char>(token[1])) &&
+          i + token.size() < s.size() && std::isalpha(static_cast<unsigned char>(s[i + token.size()])))) {
       parts.push_back(s.substr(start, i - start));
-      start = i + 1;
+      start = i + token.size();
+      i = start - 1;
     }
   }
   parts.push_back(s.substr(start));
   return parts;
+}
+
+/// Splits at top-level `sep` (outside any (), [], {}).
+inline std::vector<std::string_view> split_top_level(std::string_view s, char sep) {
+  return split_top_level_token(s, std::string_view(&sep, 1));
 }
 
 /// True when s[0] opens a bracket that closes exactly at s.back().
@@ -423,32 +432,12 @@ inline std::optional<std::string> decimal_comma(std::string_view s) {
   if (whole.empty() || frac.empty() || frac.size() == 3) return std::nullopt;
   for (char c : whole) if (!is_digit(c)) return std::nullopt;
   for (char c : frac) if (!is_digit(c)) return std::nullopt;
+  if (frac.find_first_not_of('0') == std::string_view::npos) return std::string(s.substr(0, comma));  // 0,00 is 0, as 0.00
   std::string out(s);
   out[comma] = '.';
   return out;
 }
 
-/// Splits `s` at `token` where it stands outside any (), [], {} (a command token such as \cup
-/// must not run on into letters: "\cup" does not split "\cupcake").
-inline std::vector<std::string_view> split_top_level_token(std::string_view s, std::string_view token) {
-  std::vector<std::string_view> parts;
-  int depth = 0;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c == '(' || c == '[' || c == '{') ++depth;
-    if (c == ')' || c == ']' || c == '}') --depth;
-    if (depth == 0 && s.substr(i, token.size()) == token &&
-        !(token.size() > 1 && token[0] == '\\' && std::isalpha(static_cast<unsigned char>(token[1])) &&
-          i + token.size() < s.size() && std::isalpha(static_cast<unsigned char>(s[i + token.size()])))) {
-      parts.push_back(s.substr(start, i - start));
-      start = i + token.size();
-      i = start - 1;
-    }
-  }
-  parts.push_back(s.substr(start));
-  return parts;
-}
 
 /// A relation chain "a<b\le c": sides and operators, written with < and \le only (a chain with
 /// > or \ge is reversed). Nullopt when `s` has no top-level <, >, \le, \ge, \ne, or mixes
@@ -596,19 +585,30 @@ inline Decision sequences_decision(std::string_view a, std::string_view b, const
   return {true, rule};
 }
 
-/// Rule 9: the numeric identity test of math.hpp on two parsed expressions.
+/// Rule 9: the numeric identity test of math.hpp on two parsed expressions (and rule 3's
+/// stated precision for a decimal against a constant the number rules cannot evaluate: 2.72 = e).
 inline std::optional<bool> symbolic_equal(std::string_view a, std::string_view b, const EquivalenceOptions& opt) {
   const auto pa = math::parse(a);
   if (!pa) return std::nullopt;
   const auto pb = math::parse(b);
   if (!pb) return std::nullopt;
+  if (pa->symbols.empty() && pb->symbols.empty() && (stated_decimals(a) != std::nullopt) != (stated_decimals(b) != std::nullopt)) {
+    const bool decimal_a = stated_decimals(a) != std::nullopt;
+    const auto& exact = decimal_a ? *pb : *pa;
+    const auto value = math::evaluate(exact, {});
+    if (!exact.has_decimal && !inexact_literal(decimal_a ? b : a) && std::fabs(value.imag()) < 1e-12 && std::isfinite(value.real())) {
+      const double decimal = std::strtod(std::string(decimal_a ? a : b).c_str(), nullptr);
+      if (numbers_decision(decimal_a ? a : b, decimal, decimal_a ? b : a, value.real(), opt).equal) return true;
+    }
+  }
   if (pa->symbols.empty() && pb->symbols.empty()) {
     const auto x = math::evaluate(*pa, {}), y = math::evaluate(*pb, {});
     // integers too large for a double are not told apart by value (2^{100} vs 2^{100}+1)
     if (std::fabs(x.real()) >= kExactInteger || std::fabs(y.real()) >= kExactInteger) return std::nullopt;
     // two integer values compare exactly (13! is not 6227020801)
     const auto integer = [](std::complex<double> z) {
-      return std::fabs(z.imag()) < 1e-12 && std::fabs(z.real()) >= 0.5 && std::fabs(z.real() - std::round(z.real())) < 1e-6;
+      return std::fabs(z.imag()) < 1e-12 && std::fabs(z.real()) >= 0.5 &&
+             std::fabs(z.real() - std::round(z.real())) <= 1e-9 * std::fabs(z.real());
     };
     if (integer(x) && integer(y)) return std::round(x.real()) == std::round(y.real());
   }
@@ -655,9 +655,16 @@ inline Decision decide_equivalence(std::string_view a, std::string_view b, const
   if ((ea == std::string_view::npos) != (eb == std::string_view::npos)) {
     const std::string_view eqn = ea != std::string_view::npos ? a : b, other = ea != std::string_view::npos ? b : a;
     const std::size_t e = std::min(ea, eb);
+    // a name: one or two characters starting with a letter (x, k, x1; not 12 or 2x)
+    const auto name = [](std::string_view v) {
+      return !v.empty() && v.size() <= 2 && std::isalpha(static_cast<unsigned char>(v[0])) &&
+             (v.size() == 1 || std::isalnum(static_cast<unsigned char>(v[1])));
+    };
     if (eqn.find('=', e + 1) == std::string_view::npos) {
-      if (e <= 2 && equivalent_normalized(eqn.substr(e + 1), other, opt, depth + 1)) return {true, "variable_value"};
-      if (eqn.size() - e - 1 <= 2 && equivalent_normalized(eqn.substr(0, e), other, opt, depth + 1)) {
+      if (name(eqn.substr(0, e)) && equivalent_normalized(eqn.substr(e + 1), other, opt, depth + 1)) {
+        return {true, "variable_value"};
+      }
+      if (name(eqn.substr(e + 1)) && equivalent_normalized(eqn.substr(0, e), other, opt, depth + 1)) {
         return {true, "variable_value"};
       }
     }
@@ -672,16 +679,16 @@ inline Decision decide_equivalence(std::string_view a, std::string_view b, const
       }
       if (same) return {true, "inequality"};
     }
-    if ((ra != std::nullopt) != (rb != std::nullopt)) {
+    if ((ra != std::nullopt) != (rb != std::nullopt) && detail::wrapped(ra ? b : a)) {  // against an interval, not a list
       const auto interval = detail::relation_interval(ra ? *ra : *rb);
       if (interval && equivalent_normalized(*interval, ra ? b : a, opt, depth + 1)) return {true, "inequality_interval"};
     }
   }
   // 9. symbolic identity (a "different" here is final: \sqrt{x+1} and \sqrt{x}+1 differ only in braces)
   if (const auto sym = detail::symbolic_equal(a, b, opt)) return {*sym, "symbolic"};
-  // (never between a set and something else: \{(1,2)\} is not (1,2))
+  // (never for sets, which the set rule decided: \{(1,2)\} is not (1,2), \{\{1,2\}\} not \{1,2\})
   const bool set_a = detail::wrapped(a) && a.front() == '{', set_b = detail::wrapped(b) && b.front() == '{';
-  if (set_a == set_b && detail::iequal(detail::strip_braces(a), detail::strip_braces(b))) return {true, "braces"};
+  if (!set_a && !set_b && detail::iequal(detail::strip_braces(a), detail::strip_braces(b))) return {true, "braces"};
   return {false, "none"};
 }
 

@@ -22,16 +22,17 @@
 ///
 /// Identity test (`same_value`), instead of a computer algebra system: both expressions are
 /// evaluated in complex double arithmetic at kPoints fixed points of their free symbols (each
-/// symbol takes values below 0.5, near 1 and above 2 across the points) and must agree at every point
+/// symbol takes values below 1, near 1, near 3 and above 4 across the points) and must agree at every point
 /// where both are finite (at least two such points; one when there are no symbols). A polynomial
 /// identity that fails is non-zero almost everywhere (Schwartz-Zippel), so a false "equal" needs
 /// the difference to vanish, within the tolerance, at every chosen point. This decides what a
 /// CAS's expand/normal decides (reordered sums, (x+1)^2 vs x^2+2x+1, 11(\sqrt5+1) vs
 /// 11\sqrt5+11) and what they do not (\sqrt8 vs 2\sqrt2, \sin^2x+\cos^2x vs 1, e^{i\pi} vs -1),
 /// in time linear in the expression size. Limits: identities that hold only off the positive
-/// reals are judged on positive values (\sqrt{x^2} equals x, |x| equals x); values within 1e-12
-/// of each other are equal (6.6\times10^{-34}x equals 0); values beyond double range are not
-/// compared; \infty has no value (compared as text by the callers); a product of three letters
+/// reals are judged on positive values (\sqrt{x^2} equals x, |x| equals x); a difference below
+/// 1e-9 of the values is not seen ((x+10)^{20} equals (x+10)^{20}+1); values within 1e-12 of the
+/// largest term a sum cancelled are equal (\sin^2x+\cos^2x-1 equals 0); values that overflow or
+/// underflow are not compared; \infty has no value (compared as text by the callers); a product of three letters
 /// or more (xyz) is text; degrees inside trigonometry are not converted (\sin30^\circ).
 #include <algorithm>
 #include <array>
@@ -51,7 +52,7 @@ inline constexpr std::size_t kMaxChars = 512;
 inline constexpr std::size_t kMaxNodes = 1024;
 inline constexpr int kMaxDepth = 160;  ///< recursion levels: three per bracket, about 50 nested brackets
 inline constexpr int kPoints = 4;
-inline constexpr double kZero = 1e-12;  ///< values closer than this are equal (rounding near zero)
+inline constexpr double kCancellation = 1e-12;  ///< values closer than this times their largest summand are equal
 
 enum class Kind : std::uint8_t {
   kNumber,     ///< a literal; `text` holds its digits
@@ -474,11 +475,13 @@ class Parser {
 
 using Complex = std::complex<double>;
 
-inline Complex evaluate_node(const Expr& e, std::int32_t id, const std::vector<Complex>& values, int depth) {
+/// `scale` collects the largest magnitude summed by any `+` (the size of rounding error a
+/// cancellation can leave: \sin^2x+\cos^2x-1 is about 1e-16, not 0).
+inline Complex evaluate_node(const Expr& e, std::int32_t id, const std::vector<Complex>& values, int depth, double& scale) {
   const Complex nan(std::numeric_limits<double>::quiet_NaN(), 0.0);
   if (depth > 2 * kMaxDepth + 8) return nan;
   const Node& n = e.nodes[static_cast<std::size_t>(id)];
-  const auto arg = [&](std::size_t k) { return evaluate_node(e, n.args[k], values, depth + 1); };
+  const auto arg = [&](std::size_t k) { return evaluate_node(e, n.args[k], values, depth + 1, scale); };
   switch (n.kind) {
     case Kind::kNumber: return {std::strtod(n.text.c_str(), nullptr), 0.0};
     case Kind::kSymbol: {
@@ -492,7 +495,11 @@ inline Complex evaluate_node(const Expr& e, std::int32_t id, const std::vector<C
       return nan;  // infinity
     case Kind::kAdd: {
       Complex s = 0.0;
-      for (std::size_t k = 0; k < n.args.size(); ++k) s += arg(k);
+      for (std::size_t k = 0; k < n.args.size(); ++k) {
+        const Complex t = arg(k);
+        scale = std::max(scale, std::abs(t));
+        s += t;
+      }
       return s;
     }
     case Kind::kMul: {
@@ -527,7 +534,9 @@ inline Complex evaluate_node(const Expr& e, std::int32_t id, const std::vector<C
         }
       }
       if (b == Complex(0.0)) return x.real() > 0.0 ? Complex(0.0) : nan;
-      return std::pow(b, x);
+      const Complex r = std::pow(b, x);
+      // an underflow to (almost) 0 says nothing: x^{10^{11}} and x^{10^{11}-1} both vanish below 1
+      return std::abs(r) < 1e-290 ? nan : r;
     }
     case Kind::kFactorial: {
       const Complex v = arg(0);
@@ -586,9 +595,14 @@ inline Complex evaluate_node(const Expr& e, std::int32_t id, const std::vector<C
 inline std::optional<Expr> parse(std::string_view normalized) { return detail::Parser(normalized).parse(); }
 
 /// The value of `e` with its symbols (in `e.symbols` order) set to `values`.
-inline std::complex<double> evaluate(const Expr& e, const std::vector<std::complex<double>>& values) {
+inline std::complex<double> evaluate(const Expr& e, const std::vector<std::complex<double>>& values,
+                                     double* scale = nullptr) {
+  double largest_summand = 0.0;
+  if (scale) *scale = 0.0;
   if (e.root < 0 || values.size() != e.symbols.size()) return {std::numeric_limits<double>::quiet_NaN(), 0.0};
-  return detail::evaluate_node(e, e.root, values, 0);
+  const auto v = detail::evaluate_node(e, e.root, values, 0, largest_summand);
+  if (scale) *scale = largest_summand;
+  return v;
 }
 
 /// The parsed form as an S-expression: (+ 1 (* 2 (sqrt 3))).
@@ -620,7 +634,7 @@ inline std::string to_string(const Expr& e, std::int32_t id = -1) {
 
 /// Whether two parsed expressions have the same value (see the file comment): true / false when
 /// decided, nullopt when too few points had finite values on both sides. Values agree when
-/// |a - b| <= max(rel_tol * max(|a|, |b|), kZero).
+/// |a - b| <= max(rel_tol * max(|a|, |b|), kCancellation * the largest magnitude either side summed).
 inline std::optional<bool> same_value(const Expr& a, const Expr& b, double rel_tol) {
   if (a.has_infinity || b.has_infinity) return std::nullopt;
   std::vector<std::string> all = a.symbols;
@@ -630,22 +644,24 @@ inline std::optional<bool> same_value(const Expr& a, const Expr& b, double rel_t
   const int points = all.empty() ? 1 : kPoints;
   int compared = 0;
   for (int p = 0; p < points; ++p) {
-    // the value of symbol j at point p: one of eight values spread over [0.37, 2.72] (each symbol
-    // meets values below 0.5, around 1 and above 2 over the four points; at one point the symbols
-    // take different values), shifted a little per symbol
+    // the value of symbol j at point p: one of eight values spread over [0.37, 7.22] (each symbol
+    // meets values below 1, near 1, near 3 and above 4 over the four points; at one point the
+    // symbols take different values), shifted a little per symbol
     const auto value_of = [&](const std::string& name) {
-      static constexpr std::array<double, 8> kValues = {0.3719, 1.6180, 2.7183, 2.2361, 0.8953, 1.4142, 0.5774, 1.1547};
+      static constexpr std::array<double, 8> kValues = {0.3719, 2.7183, 1.6180, 7.2111, 0.5774, 4.5826, 1.1547, 0.8953};
       const auto j = static_cast<std::size_t>(std::lower_bound(all.begin(), all.end(), name) - all.begin());
       return std::complex<double>(kValues[(static_cast<std::size_t>(p) * 3 + j * 5) % 8] + 0.0137 * static_cast<double>(j / 8), 0.0);
     };
     std::vector<std::complex<double>> va, vb;
     for (const auto& s : a.symbols) va.push_back(value_of(s));
     for (const auto& s : b.symbols) vb.push_back(value_of(s));
-    const auto x = evaluate(a, va), y = evaluate(b, vb);
+    double scale_a = 0.0, scale_b = 0.0;
+    const auto x = evaluate(a, va, &scale_a), y = evaluate(b, vb, &scale_b);
     const auto finite = [](std::complex<double> z) { return std::isfinite(z.real()) && std::isfinite(z.imag()); };
     if (!finite(x) || !finite(y)) continue;
     ++compared;
-    if (std::abs(x - y) > std::max(rel_tol * std::max(std::abs(x), std::abs(y)), kZero)) return false;
+    const double floor = kCancellation * std::max(scale_a, scale_b);
+    if (std::abs(x - y) > std::max(rel_tol * std::max(std::abs(x), std::abs(y)), floor)) return false;
   }
   if (compared >= std::min(points, 2)) return true;
   return std::nullopt;

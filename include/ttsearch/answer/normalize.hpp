@@ -40,6 +40,29 @@ inline void replace_word(std::string& s, std::string_view word, std::string_view
   }
 }
 
+/// Removes the whole word `unit` with a power written after it (cm^2, cm^{3}).
+inline void remove_unit(std::string& s, std::string_view unit) {
+  std::size_t pos = 0;
+  while ((pos = s.find(unit, pos)) != std::string::npos) {
+    const bool left_ok = pos == 0 || (!is_word_char(s[pos - 1]) && s[pos - 1] != '\\');
+    std::size_t end = pos + unit.size();
+    if (!left_ok || (end < s.size() && is_word_char(s[end]))) {
+      pos = end;
+      continue;
+    }
+    // the power may follow a closing brace: \text{ cm}^2
+    const std::size_t p = end < s.size() && s[end] == '}' ? end + 1 : end;
+    std::size_t power = 0;
+    if (p + 1 < s.size() && s[p] == '^' && is_digit(s[p + 1])) {
+      power = 2;
+    } else if (p + 3 < s.size() && s.compare(p, 2, "^{") == 0 && is_digit(s[p + 2]) && s[p + 3] == '}') {
+      power = 4;
+    }
+    s.erase(p, power);
+    s.erase(pos, end - pos);
+  }
+}
+
 /// Replaces every `\cmd{X}` by `X` (brace-matched), for cmd in text, textbf, mbox, mathrm, ...
 inline void unwrap_command(std::string& s, std::string_view cmd) {
   const std::string needle = std::string("\\") + std::string(cmd) + "{";
@@ -186,6 +209,7 @@ inline std::string normalize_answer(std::string_view input) {
   using detail::replace_all;
   std::string s(detail::trim(input));
   replace_all(s, "{,}", ",");                   // LaTeX thousands: 1{,}000
+  replace_all(s, "\xc2\xb0", "");              // the degree sign (UTF-8), as ^\circ below
   detail::replace_word(s, "percent", "\\%");   // "50 percent" is 50%, not the unit-free 50
   // 1. newlines, trailing '.', "\!"
   replace_all(s, "\n", "");
@@ -235,10 +259,10 @@ inline std::string normalize_answer(std::string_view input) {
   replace_all(s, "\\\\", "\x01");  // protect "\\" (matrix rows) from the "\ " rule
   for (std::string_view sp : {"\\qquad", "\\quad", "\\,", "\\;", "\\:", "\\ ", "~"}) replace_all(s, sp, " ");
   replace_all(s, "\x01", "\\\\");
-  // 6. unit words (only when something is left)
+  // 6. unit words with their power (cm^2: only when something is left)
   for (std::string_view unit : detail::kUnitWords) {
     std::string t = s;
-    detail::replace_word(t, unit, "");
+    detail::remove_unit(t, unit);
     if (!detail::trim(t).empty()) s = t;
   }
   // 7. degrees and dollar signs, \( \)
@@ -309,6 +333,10 @@ inline std::string normalize_answer(std::string_view input) {
   s = detail::fix_fracs(s);
   s = detail::fix_a_slash_b(s);
   if (percent && !s.empty()) s += '%';
+  // text that normalises to nothing ("percent", "and") stays itself, not "no answer"
+  if (s.empty()) {
+    for (char c : detail::trim(input)) if (!std::isspace(static_cast<unsigned char>(c))) s += c;
+  }
   return s;
 }
 
