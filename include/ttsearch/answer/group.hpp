@@ -4,9 +4,9 @@
 /// Answers are first merged by exact normalised string (a hash map, O(n)); the distinct strings
 /// are then compared, in first-seen order, with the representative (first member) of each class
 /// found so far (O(u * c) equivalence tests for u distinct strings and c classes). Numeric values
-/// and canonical integers are computed once per distinct string. Classes and their members are in first-seen order, so
-/// results are deterministic. Because numeric tolerance is not transitive, an answer joins the
-/// FIRST class whose representative it matches.
+/// and canonical integers are computed once per distinct string. Classes and their members are in
+/// first-seen order, so results are deterministic. Because numeric tolerance is not transitive, an
+/// answer joins the FIRST class whose representative it matches.
 #include <cmath>
 #include <cstdint>
 #include <optional>

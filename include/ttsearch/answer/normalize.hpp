@@ -6,7 +6,12 @@
 ///   - a percent sign is kept as a trailing '%' so equivalence can compare 50% with 0.5 exactly
 ///     once; Qwen deletes it and then tries x100 and /100 on every number;
 ///   - "j" is not rewritten to "i" (it breaks answers that use j as a variable);
-///   - unit words are a short, unambiguous list (no single letters such as "m").
+///   - unit words are a short, unambiguous list (no single letters such as "m"), removed with a
+///     power written after them ("15\mbox{ cm}^2" is 15, not 15^2);
+///   - "percent" is a percent sign, the degree sign ° is removed like ^\circ, and LaTeX's 1{,}000
+///     is 1,000;
+///   - "k=v" keeps v only when k is a name (x=5 is 5; 2=x stays 2=x);
+///   - text that normalises to nothing ("percent", "and") stays itself, not "no answer".
 /// Thousands separators ("1,000") are removed when the whole answer is one such number.
 #include <array>
 #include <cctype>
