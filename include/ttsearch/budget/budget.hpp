@@ -24,10 +24,11 @@
 namespace ttsearch {
 
 struct Budget {
-  std::optional<std::int64_t> max_generated_tokens;  ///< unset = unlimited
-  std::optional<std::int64_t> max_verifier_tokens;   ///< unset = unlimited
-  std::optional<std::int64_t> max_calls;             ///< generator + verifier calls; unset = unlimited
-  std::optional<std::chrono::duration<double>> max_wall_time;  ///< unset = no deadline
+  // (default member initializers: `Budget{.max_calls = 5}` compiles without -Wmissing-field-initializers)
+  std::optional<std::int64_t> max_generated_tokens{};  ///< unset = unlimited
+  std::optional<std::int64_t> max_verifier_tokens{};   ///< unset = unlimited
+  std::optional<std::int64_t> max_calls{};             ///< generator + verifier calls; unset = unlimited
+  std::optional<std::chrono::duration<double>> max_wall_time{};  ///< unset = no deadline
 
   /// Throws InvalidArgument naming the field: every set limit must be positive (a budget of zero
   /// cannot run any search; leave the field unset for "unlimited").
